@@ -1,0 +1,440 @@
+/*
+ * tsftpd_native: the project's own small N-API addon (plain node_api.h).
+ *
+ *   pamAuthenticate(service, user, password, rhost, cb)  async, thread pool
+ *   setNoNewPrivs() / getNoNewPrivs()                   prctl
+ *   dropCapabilityBoundingSet()                         prctl PR_CAPBSET_DROP
+ *   crypt(password, setting) / cryptAsync(..., cb)      libxcrypt crypt_r
+ *   cryptGenSalt(prefix, rounds)                        crypt_gensalt_rn
+ *
+ * Bad arguments throw TypeError synchronously. Every copy of a password made
+ * here is wiped with explicit_bzero before it is freed.
+ */
+#include <node_api.h>
+#include <security/pam_appl.h>
+#include <crypt.h>
+#include <sys/prctl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME 128    /* user name and password, bytes */
+#define MAX_SERVICE 64
+#define MAX_RHOST 255
+
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, NULL, "tsftpd_native: N-API call failed");     \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+static void wipe_free(char *s) {
+  if (s != NULL) {
+    explicit_bzero(s, strlen(s));
+    free(s);
+  }
+}
+
+/* Copy a JS string argument. Returns a malloc'd NUL-terminated string, or
+ * NULL with a pending TypeError (wrong type, longer than max bytes, or an
+ * embedded NUL). */
+static char *get_string(napi_env env, napi_value v, const char *name, size_t max) {
+  napi_valuetype t;
+  size_t len = 0, got = 0;
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s must be a string of at most %zu bytes without NUL", name, max);
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string ||
+      napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len > max) {
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  char *buf = malloc(len + 1);
+  if (buf == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, v, buf, len + 1, &got) != napi_ok || got != len ||
+      strlen(buf) != len) {
+    explicit_bzero(buf, len + 1);
+    free(buf);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  return buf;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return 1;
+}
+
+static int get_function(napi_env env, napi_value v, napi_ref *ref) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "callback must be a function");
+    return 0;
+  }
+  if (napi_create_reference(env, v, 1, ref) != napi_ok) {
+    napi_throw_error(env, NULL, "napi_create_reference failed");
+    return 0;
+  }
+  return 1;
+}
+
+static void throw_errno(napi_env env, const char *what, int e) {
+  char msg[256];
+  const char *name = strerrorname_np(e);
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
+  napi_throw_error(env, name, msg);
+}
+
+/* ------------------------------------------------------------------ PAM */
+
+typedef struct {
+  napi_async_work work;
+  napi_ref cb;
+  char *service, *user, *password, *rhost;
+  /* results, written on the pool thread */
+  int ok, code;
+  const char *stage;
+  char message[256];
+  char result_user[MAX_NAME + 1];
+} pam_job;
+
+static int pam_conv_fn(int n, const struct pam_message **msg, struct pam_response **resp,
+                       void *appdata) {
+  const char *password = appdata;
+  if (n <= 0 || n > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
+  struct pam_response *r = calloc((size_t)n, sizeof *r);
+  if (r == NULL) return PAM_BUF_ERR;
+  for (int i = 0; i < n; i++) {
+    switch (msg[i]->msg_style) {
+      case PAM_PROMPT_ECHO_OFF:
+        if ((r[i].resp = strdup(password)) == NULL) goto fail;
+        break;
+      case PAM_ERROR_MSG:
+      case PAM_TEXT_INFO:
+        break; /* empty response */
+      default:  /* PAM_PROMPT_ECHO_ON and anything unknown: refuse */
+        goto fail;
+    }
+  }
+  *resp = r;
+  return PAM_SUCCESS;
+fail:
+  for (int i = 0; i < n; i++) wipe_free(r[i].resp);
+  free(r);
+  *resp = NULL;
+  return PAM_CONV_ERR;
+}
+
+static void pam_execute(napi_env env, void *data) {
+  (void)env;
+  pam_job *j = data;
+  struct pam_conv conv = {pam_conv_fn, j->password};
+  pam_handle_t *h = NULL;
+  const void *item = NULL;
+  j->ok = 0;
+  j->stage = "start";
+  int rc = pam_start(j->service, j->user, &conv, &h);
+  if (rc != PAM_SUCCESS) goto out;
+  if ((rc = pam_set_item(h, PAM_RHOST, j->rhost)) != PAM_SUCCESS ||
+      (rc = pam_set_item(h, PAM_TTY, "ftp")) != PAM_SUCCESS ||
+      (rc = pam_set_item(h, PAM_RUSER, j->user)) != PAM_SUCCESS)
+    goto out;
+  j->stage = "authenticate";
+  if ((rc = pam_authenticate(h, PAM_DISALLOW_NULL_AUTHTOK)) != PAM_SUCCESS) goto out;
+  /* Expired/locked accounts fail here; PAM_NEW_AUTHTOK_REQD is a refusal too. */
+  j->stage = "acct_mgmt";
+  if ((rc = pam_acct_mgmt(h, PAM_DISALLOW_NULL_AUTHTOK)) != PAM_SUCCESS) goto out;
+  j->stage = "setcred";
+  if ((rc = pam_setcred(h, PAM_ESTABLISH_CRED)) != PAM_SUCCESS) goto out;
+  /* Modules may have rewritten the user name. */
+  if ((rc = pam_get_item(h, PAM_USER, &item)) != PAM_SUCCESS) goto out;
+  if (item == NULL || ((const char *)item)[0] == '\0' || strlen(item) > MAX_NAME) {
+    rc = PAM_USER_UNKNOWN;
+    goto out;
+  }
+  strcpy(j->result_user, item);
+  j->ok = 1;
+  j->stage = "ok";
+out:
+  j->code = rc;
+  snprintf(j->message, sizeof j->message, "%s", pam_strerror(h, rc));
+  if (h != NULL) pam_end(h, rc);
+  wipe_free(j->password);
+  j->password = NULL;
+}
+
+static void pam_job_free(pam_job *j) {
+  wipe_free(j->password);
+  free(j->service);
+  free(j->user);
+  free(j->rhost);
+  free(j);
+}
+
+static void set_prop(napi_env env, napi_value obj, const char *key, napi_value v) {
+  napi_set_named_property(env, obj, key, v);
+}
+
+static void pam_complete(napi_env env, napi_status status, void *data) {
+  pam_job *j = data;
+  napi_value cb, res, v, undef;
+  if (status != napi_ok) {
+    j->ok = 0;
+    j->stage = "start";
+    j->code = PAM_SYSTEM_ERR;
+    snprintf(j->message, sizeof j->message, "async work cancelled");
+  }
+  napi_create_object(env, &res);
+  napi_get_boolean(env, j->ok != 0, &v);
+  set_prop(env, res, "ok", v);
+  napi_create_string_utf8(env, j->ok ? j->result_user : j->user, NAPI_AUTO_LENGTH, &v);
+  set_prop(env, res, "user", v);
+  napi_create_string_utf8(env, j->stage, NAPI_AUTO_LENGTH, &v);
+  set_prop(env, res, "stage", v);
+  napi_create_int32(env, j->code, &v);
+  set_prop(env, res, "code", v);
+  napi_create_string_utf8(env, j->message, NAPI_AUTO_LENGTH, &v);
+  set_prop(env, res, "message", v);
+  napi_get_reference_value(env, j->cb, &cb);
+  napi_get_undefined(env, &undef);
+  napi_delete_reference(env, j->cb);
+  napi_delete_async_work(env, j->work);
+  pam_job_free(j);
+  napi_call_function(env, undef, cb, 1, &res, NULL);
+}
+
+static napi_value PamAuthenticate(napi_env env, napi_callback_info info) {
+  napi_value argv[5], name;
+  if (!get_args(env, info, 5, argv)) return NULL;
+  pam_job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if ((j->service = get_string(env, argv[0], "service", MAX_SERVICE)) == NULL ||
+      (j->user = get_string(env, argv[1], "user", MAX_NAME)) == NULL ||
+      (j->password = get_string(env, argv[2], "password", MAX_NAME)) == NULL ||
+      (j->rhost = get_string(env, argv[3], "rhost", MAX_RHOST)) == NULL)
+    goto bad;
+  if (j->service[0] == '\0' || strspn(j->service, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                  "abcdefghijklmnopqrstuvwxyz"
+                                                  "0123456789._-") != strlen(j->service)) {
+    napi_throw_type_error(env, NULL, "service must match [A-Za-z0-9._-]+");
+    goto bad;
+  }
+  if (j->user[0] == '\0') {
+    napi_throw_type_error(env, NULL, "user must not be empty");
+    goto bad;
+  }
+  if (!get_function(env, argv[4], &j->cb)) goto bad;
+  if (napi_create_string_utf8(env, "tsftpd:pamAuthenticate", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, pam_execute, pam_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    if (j->work != NULL) napi_delete_async_work(env, j->work);
+    napi_delete_reference(env, j->cb);
+    napi_throw_error(env, NULL, "could not queue PAM work");
+    goto bad;
+  }
+  return NULL;
+bad:
+  pam_job_free(j);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- prctl */
+
+static napi_value SetNoNewPrivs(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno(env, "prctl(PR_SET_NO_NEW_PRIVS)", errno);
+  return NULL;
+}
+
+static napi_value GetNoNewPrivs(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  int r = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+  if (r < 0) {
+    throw_errno(env, "prctl(PR_GET_NO_NEW_PRIVS)", errno);
+    return NULL;
+  }
+  CHECK(napi_get_boolean(env, r == 1, &v));
+  return v;
+}
+
+static int read_cap_last_cap(void) {
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  int last = -1;
+  if (f == NULL) return -1;
+  if (fscanf(f, "%d", &last) != 1 || last < 0 || last > 63) last = -1;
+  fclose(f);
+  return last;
+}
+
+static napi_value DropCapabilityBoundingSet(napi_env env, napi_callback_info info) {
+  (void)info;
+  int last = read_cap_last_cap();
+  char what[64];
+  for (int cap = 0; cap <= 63; cap++) {
+    if (last >= 0 && cap > last) break;
+    if (last < 0 && prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL && cap > 0) break; /* past the last capability */
+      snprintf(what, sizeof what, "prctl(PR_CAPBSET_READ, %d)", cap);
+      throw_errno(env, what, errno);
+      return NULL;
+    }
+    if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) != 0) {
+      snprintf(what, sizeof what, "prctl(PR_CAPBSET_DROP, %d)", cap);
+      throw_errno(env, what, errno);
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- crypt */
+
+/* Returns a malloc'd hash, or NULL on failure (NULL result or '*' token). */
+static char *do_crypt(const char *password, const char *setting) {
+  struct crypt_data *cd = calloc(1, sizeof *cd);
+  char *out = NULL;
+  if (cd == NULL) return NULL;
+  const char *h = crypt_r(password, setting, cd);
+  if (h != NULL && h[0] != '*' && h[0] != '\0') out = strdup(h);
+  explicit_bzero(cd, sizeof *cd);
+  free(cd);
+  return out;
+}
+
+static napi_value string_or_null(napi_env env, const char *s) {
+  napi_value v;
+  if (s == NULL) CHECK(napi_get_null(env, &v));
+  else CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v));
+  return v;
+}
+
+static napi_value Crypt(napi_env env, napi_callback_info info) {
+  napi_value argv[2], ret;
+  char *password = NULL, *setting = NULL, *h = NULL;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if ((password = get_string(env, argv[0], "password", CRYPT_MAX_PASSPHRASE_SIZE - 1)) == NULL ||
+      (setting = get_string(env, argv[1], "setting", CRYPT_OUTPUT_SIZE - 1)) == NULL) {
+    wipe_free(password);
+    return NULL;
+  }
+  h = do_crypt(password, setting);
+  wipe_free(password);
+  free(setting);
+  ret = string_or_null(env, h);
+  free(h);
+  return ret;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_ref cb;
+  char *password, *setting, *result;
+} crypt_job;
+
+static void crypt_execute(napi_env env, void *data) {
+  (void)env;
+  crypt_job *j = data;
+  j->result = do_crypt(j->password, j->setting);
+  wipe_free(j->password);
+  j->password = NULL;
+}
+
+static void crypt_complete(napi_env env, napi_status status, void *data) {
+  crypt_job *j = data;
+  napi_value cb, undef, v;
+  if (status != napi_ok) {
+    free(j->result);
+    j->result = NULL;
+  }
+  if (j->result == NULL) napi_get_null(env, &v);
+  else napi_create_string_utf8(env, j->result, NAPI_AUTO_LENGTH, &v);
+  napi_get_reference_value(env, j->cb, &cb);
+  napi_get_undefined(env, &undef);
+  napi_delete_reference(env, j->cb);
+  napi_delete_async_work(env, j->work);
+  wipe_free(j->password);
+  free(j->setting);
+  free(j->result);
+  free(j);
+  napi_call_function(env, undef, cb, 1, &v, NULL);
+}
+
+static napi_value CryptAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[3], name;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  crypt_job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if ((j->password = get_string(env, argv[0], "password", CRYPT_MAX_PASSPHRASE_SIZE - 1)) == NULL ||
+      (j->setting = get_string(env, argv[1], "setting", CRYPT_OUTPUT_SIZE - 1)) == NULL ||
+      !get_function(env, argv[2], &j->cb))
+    goto bad;
+  if (napi_create_string_utf8(env, "tsftpd:cryptAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, crypt_execute, crypt_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    if (j->work != NULL) napi_delete_async_work(env, j->work);
+    napi_delete_reference(env, j->cb);
+    napi_throw_error(env, NULL, "could not queue crypt work");
+    goto bad;
+  }
+  return NULL;
+bad:
+  wipe_free(j->password);
+  free(j->setting);
+  free(j);
+  return NULL;
+}
+
+static napi_value CryptGenSalt(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  napi_valuetype t;
+  double rounds = 0;
+  char out[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *prefix = get_string(env, argv[0], "prefix", 32);
+  if (prefix == NULL) return NULL;
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_number ||
+      napi_get_value_double(env, argv[1], &rounds) != napi_ok || !(rounds >= 0) ||
+      rounds > 4294967295.0 || rounds != (double)(unsigned long)rounds) {
+    free(prefix);
+    napi_throw_type_error(env, NULL, "rounds must be an integer in [0, 2^32-1]");
+    return NULL;
+  }
+  /* NULL random bytes: libxcrypt draws them from the OS (getentropy). */
+  const char *s = crypt_gensalt_rn(prefix, (unsigned long)rounds, NULL, 0, out, sizeof out);
+  free(prefix);
+  return string_or_null(env, (s == NULL || s[0] == '*') ? NULL : s);
+}
+
+/* ----------------------------------------------------------------- init */
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"pamAuthenticate", NULL, PamAuthenticate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setNoNewPrivs", NULL, SetNoNewPrivs, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getNoNewPrivs", NULL, GetNoNewPrivs, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropCapabilityBoundingSet", NULL, DropCapabilityBoundingSet, NULL, NULL, NULL,
+       napi_enumerable, NULL},
+      {"crypt", NULL, Crypt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cryptAsync", NULL, CryptAsync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cryptGenSalt", NULL, CryptGenSalt, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,222 @@
+/**
+ * Typed wrapper around the project's own N-API addon (native/tsftpd_native.c).
+ *
+ * The shared object is loaded when this module is first imported. Import it
+ * before chroot()/setuid(): dlopen() of a library not loaded before fails in
+ * an empty jail.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { timingSafeEqual } from 'node:crypto';
+
+export type PamStage = 'start' | 'authenticate' | 'acct_mgmt' | 'setcred';
+
+/** Outcome of a PAM transaction. `user` is PAM_USER as read back after success
+ * (modules may rewrite the name). */
+export type PamResult =
+  | { ok: true; user: string }
+  | { ok: false; stage: PamStage; code: number; message: string };
+
+/** Limits enforced by the addon (bytes, UTF-8). */
+export const PAM_MAX_USER_BYTES = 128;
+export const PAM_MAX_PASSWORD_BYTES = 128;
+export const CRYPT_MAX_PASSPHRASE_BYTES = 511;
+export const CRYPT_MAX_SETTING_BYTES = 383;
+
+interface RawPamResult {
+  ok: boolean;
+  user: string;
+  stage: PamStage | 'ok';
+  code: number;
+  message: string;
+}
+
+interface RawNative {
+  pamAuthenticate(
+    service: string,
+    user: string,
+    password: string,
+    rhost: string,
+    callback: (result: unknown) => void,
+  ): void;
+  setNoNewPrivs(): void;
+  getNoNewPrivs(): boolean;
+  dropCapabilityBoundingSet(): void;
+  crypt(password: string, setting: string): string | null;
+  cryptAsync(password: string, setting: string, callback: (result: unknown) => void): void;
+  cryptGenSalt(prefix: string, rounds: number): string | null;
+}
+
+const FUNCTIONS: readonly (keyof RawNative)[] = [
+  'pamAuthenticate',
+  'setNoNewPrivs',
+  'getNoNewPrivs',
+  'dropCapabilityBoundingSet',
+  'crypt',
+  'cryptAsync',
+  'cryptGenSalt',
+];
+
+/** Walk up from this file to the directory holding package.json + native/. */
+function findProjectRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    if (
+      fs.existsSync(path.join(dir, 'package.json')) &&
+      fs.existsSync(path.join(dir, 'native', 'binding.gyp'))
+    ) {
+      return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new Error(`tsftpd: cannot find the project root (package.json + native/) above ${start}`);
+    }
+    dir = parent;
+  }
+}
+
+function isRawNative(m: unknown): m is RawNative {
+  if (typeof m !== 'object' || m === null) return false;
+  const rec = m as Record<string, unknown>;
+  return FUNCTIONS.every((name) => typeof rec[name] === 'function');
+}
+
+function load(): RawNative {
+  const file = path.join(
+    findProjectRoot(__dirname),
+    'native',
+    'build',
+    'Release',
+    'tsftpd_native.node',
+  );
+  let m: unknown;
+  try {
+    m = require(file) as unknown;
+  } catch (err: unknown) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`tsftpd: cannot load ${file} (run \`npm run build:native\`): ${msg}`);
+  }
+  if (!isRawNative(m)) {
+    const rec = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
+    const missing = FUNCTIONS.filter((name) => typeof rec[name] !== 'function');
+    throw new Error(`tsftpd: ${file} lacks functions: ${missing.join(', ')}`);
+  }
+  return m;
+}
+
+const raw: RawNative = load();
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: ((v: T) => void) | undefined;
+  let reject: ((e: Error) => void) | undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  if (resolve === undefined || reject === undefined) throw new Error('unreachable');
+  return { promise, resolve, reject };
+}
+
+const STAGES: readonly string[] = ['start', 'authenticate', 'acct_mgmt', 'setcred', 'ok'];
+
+function isRawPamResult(r: unknown): r is RawPamResult {
+  if (typeof r !== 'object' || r === null) return false;
+  const o = r as Record<string, unknown>;
+  return (
+    typeof o.ok === 'boolean' &&
+    typeof o.user === 'string' &&
+    typeof o.stage === 'string' &&
+    STAGES.includes(o.stage) &&
+    typeof o.code === 'number' &&
+    typeof o.message === 'string'
+  );
+}
+
+/**
+ * Run one PAM transaction on the libuv thread pool: pam_start → PAM_RHOST,
+ * PAM_TTY="ftp", PAM_RUSER → pam_authenticate → pam_acct_mgmt (expired,
+ * locked and password-change-required accounts are refused) →
+ * pam_setcred(ESTABLISH) → PAM_USER → pam_end. Needs root.
+ * A failure typically takes ~2 s (pam_faildelay) and occupies a pool thread
+ * that long. Throws TypeError synchronously on bad arguments: non-strings, NUL
+ * bytes, user/password longer than 128 bytes, empty user, service name not
+ * matching [A-Za-z0-9._-]+, rhost longer than 255 bytes.
+ */
+export function pamAuthenticate(
+  service: string,
+  user: string,
+  password: string,
+  rhost: string,
+): Promise<PamResult> {
+  const { promise, resolve, reject } = deferred<PamResult>();
+  // Called outside the Promise executor so that a TypeError is thrown, not a rejection.
+  raw.pamAuthenticate(service, user, password, rhost, (r: unknown) => {
+    if (!isRawPamResult(r)) {
+      reject(new Error('tsftpd_native.pamAuthenticate returned a malformed result'));
+    } else if (r.ok && r.stage === 'ok') {
+      resolve({ ok: true, user: r.user });
+    } else {
+      const stage: PamStage = r.stage === 'ok' ? 'setcred' : r.stage;
+      resolve({ ok: false, stage, code: r.code, message: r.message });
+    }
+  });
+  return promise;
+}
+
+/** prctl(PR_SET_NO_NEW_PRIVS, 1). Irreversible for this process and its children. */
+export function setNoNewPrivs(): void {
+  raw.setNoNewPrivs();
+}
+
+export function getNoNewPrivs(): boolean {
+  return raw.getNoNewPrivs();
+}
+
+/** PR_CAPBSET_DROP every capability. Needs CAP_SETPCAP: call while still root. */
+export function dropCapabilityBoundingSet(): void {
+  raw.dropCapabilityBoundingSet();
+}
+
+/** crypt_r(3) (libxcrypt: $y$, $6$, $2b$, ...). null on failure. Blocks ~20 ms for yescrypt. */
+export function crypt(password: string, setting: string): string | null {
+  return raw.crypt(password, setting);
+}
+
+/** crypt_r(3) on the libuv thread pool. Bad arguments throw TypeError synchronously. */
+export function cryptAsync(password: string, setting: string): Promise<string | null> {
+  const { promise, resolve, reject } = deferred<string | null>();
+  raw.cryptAsync(password, setting, (r: unknown) => {
+    if (r === null || typeof r === 'string') resolve(r);
+    else reject(new Error('tsftpd_native.cryptAsync returned a malformed result'));
+  });
+  return promise;
+}
+
+/** crypt_gensalt_rn(3) with OS randomness; prefix like "$y$", "$6$", "$2b$"; rounds 0 = default. */
+export function cryptGenSalt(prefix: string, rounds: number): string | null {
+  return raw.cryptGenSalt(prefix, rounds);
+}
+
+/**
+ * Check a password against a crypt(3) hash; the final comparison is constant
+ * time. Returns false (never throws) for locked/invalid hashes ("!", "*", ""),
+ * passwords with NUL bytes or too long for crypt.
+ */
+export async function verifyCryptHash(password: string, hash: string): Promise<boolean> {
+  if (typeof password !== 'string' || typeof hash !== 'string') return false;
+  if (hash.length === 0 || password.includes('\0') || hash.includes('\0')) return false;
+  if (Buffer.byteLength(password, 'utf8') > CRYPT_MAX_PASSPHRASE_BYTES) return false;
+  if (Buffer.byteLength(hash, 'utf8') > CRYPT_MAX_SETTING_BYTES) return false;
+  const computed = await cryptAsync(password, hash);
+  if (computed === null) return false;
+  const a = Buffer.from(computed, 'utf8');
+  const b = Buffer.from(hash, 'utf8');
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(a, b);
+}
