@@ -1,0 +1,123 @@
+/*
+ * The one IPC protocol between master, priv and the workers.
+ *
+ * Every message is a member of a discriminated union keyed by `t`. The
+ * receiving side of every channel that crosses a trust boundary (worker →
+ * master) runs a validator from validate.ts before acting on a message;
+ * anything that does not validate ends that session, never the daemon.
+ *
+ * Trust directions:
+ *   master → priv     trusted (both root), validated anyway (fail closed)
+ *   priv → master     trusted (both root), validated anyway
+ *   master → worker   trusted (the worker is still root, or already jailed)
+ *   worker → master   UNTRUSTED: a worker parses client bytes
+ */
+
+import type { Config } from '../config/options';
+
+/** What master knows about a connection; never taken from a worker. */
+export interface SessionInfo {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+/** The credentials and jail a worker switches to before it reads a byte. */
+export interface JailSpec {
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+  /** chroot() target, or null for a local user who is not jailed. */
+  readonly root: string | null;
+  /** Directory to enter after the switch (inside the jail when rooted). */
+  readonly cwd: string;
+  readonly umask: number;
+  /** Refuse a jail root the new uid can write to (vsftpd's check). */
+  readonly checkWritableRoot: boolean;
+}
+
+export type LoginKind = 'anonymous' | 'local' | 'guest';
+
+/** priv's answer to a successful login: who the session becomes. */
+export interface LoginDecision {
+  readonly kind: LoginKind;
+  /** The name shown in logs and titles (ftp_username for anonymous). */
+  readonly user: string;
+  /** The name the client typed at USER (anonymous: "anonymous"/"ftp"). */
+  readonly loginName: string;
+  /** Anonymous only: the password string, sanitised for logs. */
+  readonly anonPassword: string | null;
+  readonly jail: JailSpec;
+}
+
+export type LoginFailure =
+  | 'bad_credentials'
+  | 'anonymous_only'
+  | 'local_disabled'
+  | 'bad_username'
+  | 'internal';
+
+export type LoginOutcome =
+  | { readonly ok: true; readonly decision: LoginDecision }
+  | { readonly ok: false; readonly reason: LoginFailure; readonly detail: string };
+
+/* ---------------- master ↔ priv ---------------- */
+
+export interface PrivLoginRequest {
+  readonly t: 'login';
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly user: string;
+  readonly pass: string;
+}
+export interface PrivConfigure {
+  readonly t: 'configure';
+  readonly config: Config;
+}
+export type MasterToPriv = PrivConfigure | PrivLoginRequest;
+
+export type PrivToMaster =
+  | { readonly t: 'ready' }
+  | { readonly t: 'login_result'; readonly id: number; readonly outcome: LoginOutcome };
+
+/* ---------------- master ↔ worker ---------------- */
+
+export interface AssignPrelogin {
+  readonly t: 'assign_prelogin';
+  readonly session: SessionInfo;
+  readonly config: Config;
+  readonly jail: JailSpec;
+}
+
+export interface AssignPostlogin {
+  readonly t: 'assign_postlogin';
+  readonly session: SessionInfo;
+  readonly config: Config;
+  readonly login: LoginDecision;
+  /** Control-channel bytes the pre-login worker read but did not consume. */
+  readonly pending: string; // base64
+}
+
+export interface LoginResultToWorker {
+  readonly t: 'login_result';
+  readonly ok: boolean;
+  /** Failure only: max_login_fails reached, end the session. */
+  readonly close: boolean;
+}
+
+export type MasterToWorker = AssignPrelogin | AssignPostlogin | LoginResultToWorker;
+
+export type WorkerToMaster =
+  | { readonly t: 'ready' }
+  | { readonly t: 'login'; readonly user: string; readonly pass: string }
+  | { readonly t: 'handoff'; readonly pending: string };
+
+/** Limits on what a worker may put in a message (vsftpd: 128-byte names). */
+export const IPC_LIMITS = Object.freeze({
+  userMax: 128,
+  passMax: 128,
+  /** A pipelined burst after PASS can be at most one full control line more. */
+  pendingMaxBytes: 4096 * 4,
+});

@@ -1,0 +1,39 @@
+/*
+ * Which message a worker may send in which state — the table OpenSSH's
+ * monitor keeps. master consults it before routing anything; a message
+ * outside the table ends the session (fail closed).
+ */
+
+import type { WorkerToMaster } from './messages';
+
+export type WorkerState =
+  /** forked, still loading its modules (root, not yet ready) */
+  | 'starting'
+  /** pre-forked and idle in the pool */
+  | 'ready'
+  /** W1: jailed as nopriv_user, talking to a client that has not logged in */
+  | 'prelogin'
+  /** W1: sent LOGIN, waiting for priv's answer */
+  | 'authenticating'
+  /** W1: login succeeded, must now hand back unread control bytes */
+  | 'handing_off'
+  /** W2: jailed as the session user */
+  | 'postlogin';
+
+type Kind = WorkerToMaster['t'];
+
+export const WORKER_POLICY: Readonly<Record<WorkerState, ReadonlySet<Kind>>> = Object.freeze({
+  starting: new Set<Kind>(['ready']),
+  ready: new Set<Kind>(),
+  // SECURITY: before login a worker can ask for exactly one thing: LOGIN.
+  prelogin: new Set<Kind>(['login']),
+  // One login in flight at a time: a second LOGIN is a protocol violation.
+  authenticating: new Set<Kind>(),
+  handing_off: new Set<Kind>(['handoff']),
+  // Post-login requests (PORT from port 20, chown) arrive with later issues.
+  postlogin: new Set<Kind>(),
+});
+
+export function workerMaySend(state: WorkerState, kind: Kind): boolean {
+  return WORKER_POLICY[state].has(kind);
+}

@@ -1,0 +1,140 @@
+/*
+ * Validators for IPC messages. Each takes `unknown` (whatever came out of the
+ * channel) and returns the typed message or null. They check shape, types
+ * and bounds; state checks ("may this worker send this now?") live in
+ * policy.ts, so each concern can be read on its own.
+ */
+
+import type { Config } from '../config/options';
+import {
+  IPC_LIMITS,
+  type LoginOutcome,
+  type MasterToPriv,
+  type PrivToMaster,
+  type WorkerToMaster,
+  type LoginDecision,
+  type JailSpec,
+} from './messages';
+
+type Obj = { readonly [k: string]: unknown };
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isUint(v: unknown, max = 0x7fffffff): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+}
+
+function isBoundedString(v: unknown, maxBytes: number): v is string {
+  return typeof v === 'string' && Buffer.byteLength(v, 'utf8') <= maxBytes;
+}
+
+/** Exactly these keys, no more: an extra key is a malformed message. */
+function hasExactKeys(o: Obj, keys: readonly string[]): boolean {
+  const own = Object.keys(o);
+  return own.length === keys.length && keys.every((k) => Object.prototype.hasOwnProperty.call(o, k));
+}
+
+/*
+ * SECURITY: the only messages an untrusted worker can send. Strings are
+ * bounded so a compromised worker cannot make master or priv buffer
+ * arbitrary amounts; `pending` is checked as base64 of bounded length.
+ */
+export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
+  if (!isObj(v)) return null;
+  switch (v['t']) {
+    case 'ready':
+      return hasExactKeys(v, ['t']) ? { t: 'ready' } : null;
+    case 'login': {
+      const user = v['user'];
+      const pass = v['pass'];
+      if (!hasExactKeys(v, ['t', 'user', 'pass'])) return null;
+      if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
+      if (!isBoundedString(pass, IPC_LIMITS.passMax)) return null;
+      return { t: 'login', user, pass };
+    }
+    case 'handoff': {
+      const pending = v['pending'];
+      if (!hasExactKeys(v, ['t', 'pending'])) return null;
+      const maxB64 = Math.ceil(IPC_LIMITS.pendingMaxBytes / 3) * 4;
+      if (typeof pending !== 'string' || pending.length > maxB64) return null;
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(pending)) return null;
+      return { t: 'handoff', pending };
+    }
+    default:
+      return null;
+  }
+}
+
+export function parseMasterToPriv(v: unknown): MasterToPriv | null {
+  // master and priv are both root and run this same code; the config is
+  // master's own frozen object, so only its presence is checked here.
+  if (isObj(v) && v['t'] === 'configure' && isObj(v['config'])) {
+    return { t: 'configure', config: v['config'] as unknown as Config };
+  }
+  if (!isObj(v) || v['t'] !== 'login') return null;
+  if (!hasExactKeys(v, ['t', 'id', 'remoteAddress', 'user', 'pass'])) return null;
+  const { id, remoteAddress, user, pass } = v;
+  if (!isUint(id)) return null;
+  if (!isBoundedString(remoteAddress, 64)) return null;
+  if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
+  if (!isBoundedString(pass, IPC_LIMITS.passMax)) return null;
+  return { t: 'login', id, remoteAddress, user, pass };
+}
+
+function parseJail(v: unknown): JailSpec | null {
+  if (!isObj(v)) return null;
+  const { uid, gid, groups, root, cwd, umask, checkWritableRoot } = v;
+  if (!isUint(uid) || !isUint(gid) || !isUint(umask, 0o777)) return null;
+  if (!Array.isArray(groups) || groups.length > 1024 || !groups.every((g) => isUint(g))) return null;
+  if (root !== null && !isBoundedString(root, 4096)) return null;
+  if (!isBoundedString(cwd, 4096)) return null;
+  if (typeof checkWritableRoot !== 'boolean') return null;
+  return { uid, gid, groups: groups as number[], root, cwd, umask, checkWritableRoot };
+}
+
+function parseDecision(v: unknown): LoginDecision | null {
+  if (!isObj(v)) return null;
+  const { kind, user, loginName, anonPassword } = v;
+  if (kind !== 'anonymous' && kind !== 'local' && kind !== 'guest') return null;
+  if (!isBoundedString(user, 256) || !isBoundedString(loginName, 256)) return null;
+  if (anonPassword !== null && !isBoundedString(anonPassword, 256)) return null;
+  const jail = parseJail(v['jail']);
+  if (jail === null) return null;
+  return { kind, user, loginName, anonPassword, jail };
+}
+
+function parseOutcome(v: unknown): LoginOutcome | null {
+  if (!isObj(v)) return null;
+  if (v['ok'] === true) {
+    const decision = parseDecision(v['decision']);
+    return decision === null ? null : { ok: true, decision };
+  }
+  if (v['ok'] === false) {
+    const reason = v['reason'];
+    const detail = v['detail'];
+    if (
+      reason !== 'bad_credentials' &&
+      reason !== 'anonymous_only' &&
+      reason !== 'local_disabled' &&
+      reason !== 'bad_username' &&
+      reason !== 'internal'
+    ) {
+      return null;
+    }
+    if (!isBoundedString(detail, 1024)) return null;
+    return { ok: false, reason, detail };
+  }
+  return null;
+}
+
+export function parsePrivMessage(v: unknown): PrivToMaster | null {
+  if (!isObj(v)) return null;
+  if (v['t'] === 'ready') return { t: 'ready' };
+  if (v['t'] === 'login_result' && isUint(v['id'])) {
+    const outcome = parseOutcome(v['outcome']);
+    return outcome === null ? null : { t: 'login_result', id: v['id'], outcome };
+  }
+  return null;
+}

@@ -1,0 +1,174 @@
+/*
+ * The prefork pool: worker processes forked ahead of need, each of which
+ * has already loaded its code and is waiting, as root, for one assignment.
+ * Handing a connection to a ready worker costs milliseconds; forking one on
+ * demand costs ~150 ms of CPU (reference/node-facts.md).
+ *
+ * A worker serves one session phase and exits; the pool refills in the
+ * background. When no worker is ready, requests wait in a FIFO.
+ */
+
+import { fork, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import type { MasterToWorker, WorkerToMaster } from '../ipc/messages';
+import type { WorkerState } from '../ipc/policy';
+import { workerMaySend } from '../ipc/policy';
+import { parseWorkerMessage } from '../ipc/validate';
+import type * as net from 'node:net';
+
+const WORKER_ENTRY = path.join(__dirname, '..', 'worker', 'main.js');
+
+/* Flags that cost nothing and save memory (reference/node-facts.md). */
+const WORKER_EXEC_ARGV = ['--v8-pool-size=0'];
+
+export interface WorkerEvents {
+  /** A validated message the worker's state allows. */
+  onMessage(w: WorkerProc, msg: WorkerToMaster): void;
+  /** The worker sent something it may not: master ends its session. */
+  onViolation(w: WorkerProc, why: string): void;
+  onExit(w: WorkerProc, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export class WorkerProc {
+  state: WorkerState = 'starting';
+  /** Session id this worker serves, once assigned. */
+  sessionId: number | null = null;
+  readonly spawnedAt = process.hrtime.bigint();
+  private exited = false;
+
+  constructor(
+    readonly child: ChildProcess,
+    private readonly events: WorkerEvents,
+  ) {
+    child.on('message', (raw: unknown) => this.onRaw(raw));
+    child.on('exit', (code, signal) => {
+      this.exited = true;
+      this.events.onExit(this, code, signal);
+    });
+    child.on('error', () => undefined);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  private onRaw(raw: unknown): void {
+    const msg = parseWorkerMessage(raw);
+    if (msg === null) {
+      this.events.onViolation(this, 'malformed message');
+      return;
+    }
+    // SECURITY: the state table decides, not the worker.
+    if (!workerMaySend(this.state, msg.t)) {
+      this.events.onViolation(this, `${msg.t} not allowed in state ${this.state}`);
+      return;
+    }
+    this.events.onMessage(this, msg);
+  }
+
+  send(msg: MasterToWorker, socket?: net.Socket, keepOpen = false): boolean {
+    if (this.exited || !this.child.connected) return false;
+    try {
+      if (socket !== undefined) this.child.send(msg, socket, { keepOpen });
+      else this.child.send(msg);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (!this.exited) this.child.kill(signal);
+  }
+}
+
+export class Pool {
+  private readonly ready: WorkerProc[] = [];
+  private readonly waiters: Array<(w: WorkerProc) => void> = [];
+  private starting = 0;
+  private stopped = false;
+  readonly all = new Set<WorkerProc>();
+
+  constructor(
+    private size: number,
+    private readonly events: WorkerEvents,
+  ) {}
+
+  setSize(n: number): void {
+    this.size = n;
+    this.refill();
+  }
+
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  /** Called by master when a worker reports 'ready'. */
+  markReady(w: WorkerProc): void {
+    this.starting--;
+    w.state = 'ready';
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) waiter(w);
+    else this.ready.push(w);
+  }
+
+  /** Forget a worker that exited (ready or not). */
+  remove(w: WorkerProc): void {
+    this.all.delete(w);
+    if (w.state === 'starting') this.starting--;
+    const i = this.ready.indexOf(w);
+    if (i !== -1) this.ready.splice(i, 1);
+    this.refill();
+  }
+
+  /** A ready worker, now or when one becomes ready. */
+  take(): Promise<WorkerProc> {
+    const w = this.ready.shift();
+    const p =
+      w !== undefined ? Promise.resolve(w) : new Promise<WorkerProc>((resolve) => this.waiters.push(resolve));
+    // Taking one may leave the pool short: top it up in the background.
+    setImmediate(() => this.refill());
+    return p;
+  }
+
+  /** Number of requests that wait for a worker. */
+  get backlog(): number {
+    return this.waiters.length;
+  }
+
+  refill(): void {
+    if (this.stopped) return;
+    // prefork_pool_size=0 forks on demand only.
+    const want = this.size + this.waiters.length;
+    while (this.ready.length + this.starting < want) this.spawn();
+  }
+
+  private spawn(): void {
+    const child = fork(WORKER_ENTRY, [], {
+      execArgv: WORKER_EXEC_ARGV,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    const w = new WorkerProc(child, this.events);
+    this.starting++;
+    this.all.add(w);
+  }
+
+  /** Wait until the pool is full (start-up), bounded. */
+  async warm(timeoutMs: number): Promise<void> {
+    this.refill();
+    const deadline = Date.now() + timeoutMs;
+    while (this.ready.length < this.size && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.all) w.kill('SIGKILL');
+  }
+}

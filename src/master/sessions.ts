@@ -1,0 +1,259 @@
+/*
+ * The session table and the IPC router. master holds, for every connection,
+ * the facts a worker could lie about (addresses, which user logged in, how
+ * many logins failed) and routes each worker request to priv with those
+ * facts, never with the worker's.
+ *
+ * Life of a session:
+ *   accept → limits → pool worker W1 (pre-login, nopriv, empty jail)
+ *   W1 LOGIN → priv decides → W1 hands back unread bytes → pool worker W2
+ *   (session user, user's jail) → W2 exits → session ends.
+ *
+ * master never reads a byte from a client socket: sockets arrive paused
+ * (pauseOnConnect) and only ever get written to for a 421 refusal.
+ */
+
+import type * as net from 'node:net';
+import type { Config } from '../config/options';
+import type { JailSpec, LoginDecision, SessionInfo, WorkerToMaster } from '../ipc/messages';
+import type { Logger } from './log';
+import { Pool, type WorkerEvents, type WorkerProc } from './pool';
+import type { PrivSupervisor } from './privsup';
+import { checkConnectLimits, type ConnectRefusal } from './limits';
+
+type Phase = 'queued' | 'prelogin' | 'postlogin' | 'closed';
+
+interface Session {
+  readonly info: SessionInfo;
+  readonly config: Config;
+  /** master's own descriptor for the connection, until W2 takes it. */
+  socket: net.Socket | null;
+  phase: Phase;
+  w1: WorkerProc | null;
+  w2: WorkerProc | null;
+  loginFails: number;
+  login: LoginDecision | null;
+}
+
+function normalize(addr: string): string {
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+export class SessionTable implements WorkerEvents {
+  private readonly sessions = new Map<number, Session>();
+  private readonly perIp = new Map<string, number>();
+  private nextId = 1;
+  readonly pool: Pool;
+
+  constructor(
+    private config: Config,
+    private readonly priv: PrivSupervisor,
+    private readonly log: Logger,
+    /** nopriv_user's ids, looked up by master at start (names need /etc). */
+    private nopriv: { readonly uid: number; readonly gid: number },
+  ) {
+    this.pool = new Pool(config.prefork_pool_size, this);
+  }
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  setConfig(config: Config, nopriv: { readonly uid: number; readonly gid: number }): void {
+    this.config = config;
+    this.nopriv = nopriv;
+    this.pool.setSize(config.prefork_pool_size);
+  }
+
+  /* ---------------- connections ---------------- */
+
+  accept(socket: net.Socket): void {
+    socket.on('error', () => undefined);
+    const remote = socket.remoteAddress;
+    const local = socket.localAddress;
+    if (remote === undefined || local === undefined) {
+      socket.destroy();
+      return;
+    }
+    const ip = normalize(remote);
+    // SECURITY: limits are enforced here, before any worker is involved, so
+    // a flood of connections costs no process.
+    const refusal: ConnectRefusal | null = checkConnectLimits(this.config, this.sessions.size, this.perIp.get(ip) ?? 0);
+    if (refusal !== null) {
+      this.log.info({ event: 'connect_refused', ip, cause: refusal.cause }, 'connection refused');
+      socket.end(`421 ${refusal.text}\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    const info: SessionInfo = {
+      id: this.nextId++,
+      remoteAddress: remote,
+      remotePort: socket.remotePort ?? 0,
+      localAddress: local,
+      localPort: socket.localPort ?? 0,
+    };
+    const s: Session = {
+      info,
+      config: this.config,
+      socket,
+      phase: 'queued',
+      w1: null,
+      w2: null,
+      loginFails: 0,
+      login: null,
+    };
+    this.sessions.set(info.id, s);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.log.debug({ event: 'connect', session: info.id, ip }, 'connect');
+    void this.pool.take().then((w) => this.assignPrelogin(s, w));
+  }
+
+  private assignPrelogin(s: Session, w: WorkerProc): void {
+    const socket = s.socket;
+    if (s.phase === 'closed' || socket === null || socket.destroyed) {
+      // The session ended while it waited; the worker goes back to work.
+      this.pool.markReady(w);
+      return;
+    }
+    w.state = 'prelogin';
+    w.sessionId = s.info.id;
+    s.w1 = w;
+    s.phase = 'prelogin';
+    const nopriv = this.noprivJail(s.config);
+    // keepOpen: master keeps its descriptor so it can pass the connection
+    // on to W2 after login without W1's cooperation.
+    const sent = w.send({ t: 'assign_prelogin', session: s.info, config: s.config, jail: nopriv }, socket, true);
+    if (!sent) this.endSession(s, 'could not hand the connection to a worker');
+  }
+
+  /* ---------------- worker events ---------------- */
+
+  onMessage(w: WorkerProc, msg: WorkerToMaster): void {
+    if (msg.t === 'ready') {
+      this.pool.markReady(w);
+      return;
+    }
+    const s = w.sessionId === null ? undefined : this.sessions.get(w.sessionId);
+    if (s === undefined || s.phase === 'closed') {
+      w.kill();
+      return;
+    }
+    switch (msg.t) {
+      case 'login':
+        this.onLogin(s, w, msg.user, msg.pass);
+        return;
+      case 'handoff':
+        this.onHandoff(s, w, msg.pending);
+        return;
+    }
+  }
+
+  onViolation(w: WorkerProc, why: string): void {
+    this.log.warn({ event: 'worker_violation', pid: w.pid, session: w.sessionId, why }, 'IPC violation; ending session');
+    w.kill('SIGKILL');
+  }
+
+  onExit(w: WorkerProc, code: number | null, signal: NodeJS.Signals | null): void {
+    this.pool.remove(w);
+    const s = w.sessionId === null ? undefined : this.sessions.get(w.sessionId);
+    if (s === undefined) {
+      if (w.state !== 'ready' && code !== 0) {
+        this.log.warn({ event: 'worker_exit', pid: w.pid, code, signal }, 'pool worker exited');
+      }
+      return;
+    }
+    // W1 leaving after its handoff is the normal course of a login.
+    if (s.w1 === w && s.phase === 'postlogin') return;
+    this.endSession(s, signal !== null ? `worker killed by ${signal}` : `worker exited ${String(code)}`);
+  }
+
+  /* ---------------- login ---------------- */
+
+  private onLogin(s: Session, w: WorkerProc, user: string, pass: string): void {
+    w.state = 'authenticating';
+    void this.priv.login(s.info.remoteAddress, user, pass).then((outcome) => {
+      if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
+      if (outcome.ok) {
+        s.login = outcome.decision;
+        this.log.info(
+          { event: 'login', session: s.info.id, ip: normalize(s.info.remoteAddress), user: outcome.decision.user, kind: outcome.decision.kind },
+          'login ok',
+        );
+        w.state = 'handing_off';
+        w.send({ t: 'login_result', ok: true, close: false });
+        return;
+      }
+      s.loginFails++;
+      this.log.info(
+        { event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: outcome.reason, detail: outcome.detail },
+        'login failed',
+      );
+      // SECURITY: max_login_fails bounds password guesses per connection.
+      const close = s.config.max_login_fails > 0 && s.loginFails >= s.config.max_login_fails;
+      w.state = 'prelogin';
+      w.send({ t: 'login_result', ok: false, close });
+    });
+  }
+
+  private onHandoff(s: Session, w1: WorkerProc, pending: string): void {
+    const login = s.login;
+    const socket = s.socket;
+    if (login === null || socket === null) {
+      this.onViolation(w1, 'handoff without a login');
+      return;
+    }
+    w1.state = 'postlogin';
+    s.phase = 'postlogin';
+    void this.pool.take().then((w2) => {
+      if (s.phase === 'closed' || socket.destroyed) {
+        this.pool.markReady(w2);
+        return;
+      }
+      w2.state = 'postlogin';
+      w2.sessionId = s.info.id;
+      s.w2 = w2;
+      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config: s.config, login, pending }, socket, false);
+      // Sent without keepOpen: master's descriptor is gone now, W2 owns it.
+      s.socket = null;
+      if (!sent) this.endSession(s, 'could not hand the session to a worker');
+    });
+  }
+
+  /** W1's jail: nopriv_user, no groups, the empty secure_chroot_dir. */
+  private noprivJail(cfg: Config): JailSpec {
+    return {
+      uid: this.nopriv.uid,
+      gid: this.nopriv.gid,
+      groups: [],
+      // The config validator guarantees it is set; '/nonexistent' fails closed.
+      root: cfg.secure_chroot_dir ?? '/nonexistent',
+      cwd: '/',
+      umask: 0o077,
+      checkWritableRoot: false,
+    };
+  }
+
+  /* ---------------- ending ---------------- */
+
+  private endSession(s: Session, why: string): void {
+    if (s.phase === 'closed') return;
+    s.phase = 'closed';
+    this.sessions.delete(s.info.id);
+    const ip = normalize(s.info.remoteAddress);
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+    s.socket?.destroy();
+    s.socket = null;
+    for (const w of [s.w1, s.w2]) if (w !== null && w.alive) w.kill('SIGKILL');
+    this.log.debug({ event: 'disconnect', session: s.info.id, why }, 'session ended');
+  }
+
+  /** SIGTERM: end everything. */
+  stopAll(): void {
+    for (const s of [...this.sessions.values()]) this.endSession(s, 'shutdown');
+    this.pool.stop();
+  }
+}

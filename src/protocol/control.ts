@@ -1,0 +1,295 @@
+/*
+ * The FTP control channel: framing of command lines and formatting of
+ * replies, as vsftpd's ftpcmdio.c and netstr.c do it.
+ *
+ * Runs only in jailed, unprivileged workers: this is where untrusted bytes
+ * are parsed.
+ *
+ * Commands are handled strictly one at a time, in order; lines that arrive
+ * while a command is in progress wait in the buffer (pipelining). Whatever
+ * has been read but not consumed can be taken out with detach(), so the
+ * socket can move to another process without losing a byte.
+ */
+
+import type * as net from 'node:net';
+
+/** vsftpd's VSFTP_MAX_COMMAND_LINE, including the terminating \n. */
+export const MAX_COMMAND_LINE = 4096;
+/** Read no further ahead than this while a command is in progress. */
+const MAX_BUFFERED = 4 * MAX_COMMAND_LINE;
+
+const IAC = 0xff;
+const TELNET_WILL = 0xfb;
+const TELNET_DONT = 0xfe;
+
+export interface FtpCommand {
+  /** Upper-cased verb: the text before the first space. */
+  readonly verb: string;
+  /** Everything after the first space, untrimmed; null when there was none. */
+  readonly arg: string | null;
+}
+
+export type CommandHandler = (cmd: FtpCommand) => void | Promise<void>;
+
+export interface ControlEvents {
+  /** The channel is finished (client gone, QUIT, fatal reply): exit soon. */
+  readonly onClosed: () => void;
+}
+
+/**
+ * Remove Telnet IAC sequences (RFC 854) from one line. IAC IAC is a literal
+ * 0xFF; IAC WILL/WONT/DO/DONT take an option byte; any other IAC takes one.
+ */
+export function stripTelnet(line: Buffer): Buffer {
+  if (!line.includes(IAC)) return line;
+  const out = Buffer.allocUnsafe(line.length);
+  let o = 0;
+  for (let i = 0; i < line.length; i++) {
+    const b = line[i] as number;
+    if (b !== IAC) {
+      out[o++] = b;
+      continue;
+    }
+    const next = line[i + 1];
+    if (next === undefined) break;
+    if (next === IAC) {
+      out[o++] = IAC;
+      i += 1;
+    } else if (next >= TELNET_WILL && next <= TELNET_DONT) {
+      i += 2;
+    } else {
+      i += 1;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+/**
+ * Turn one raw line (without its \n) into a command, or null for an empty
+ * line, which vsftpd ignores ("NAT device bugs").
+ */
+export function parseCommandLine(raw: Buffer): FtpCommand | null {
+  let bytes = stripTelnet(raw);
+  // Trailing \r (any number, as vsftpd) is not part of the command.
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0x0d) end--;
+  bytes = bytes.subarray(0, end);
+  if (bytes.length === 0) return null;
+  // RFC 959: an embedded NUL stands for a newline in a pathname.
+  const text = bytes.toString('utf8').replace(/\0/g, '\n');
+  const sp = text.indexOf(' ');
+  const verb = (sp === -1 ? text : text.slice(0, sp)).toUpperCase();
+  const arg = sp === -1 ? null : text.slice(sp + 1);
+  return { verb, arg };
+}
+
+/** Reply text may not break the framing: \r goes, \n becomes NUL (vsftpd). */
+function sanitizeReplyText(text: string): string {
+  return text.replace(/\r/g, '').replace(/\n/g, '\0');
+}
+
+export class ControlChannel {
+  private buf: Buffer;
+  private busy = false;
+  private closed = false;
+  private detached = false;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleSeconds = 0;
+  private handler: CommandHandler | null = null;
+
+  constructor(
+    private readonly socket: net.Socket,
+    initial: Buffer,
+    private readonly events: ControlEvents,
+  ) {
+    this.buf = initial;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.close());
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  get remoteSocket(): net.Socket {
+    return this.socket;
+  }
+
+  /** Begin dispatching lines (the bytes already buffered come first). */
+  start(handler: CommandHandler, idleSeconds: number): void {
+    this.handler = handler;
+    this.idleSeconds = idleSeconds;
+    this.armIdle();
+    this.socket.resume();
+    this.pump();
+  }
+
+  setIdleTimeout(seconds: number): void {
+    this.idleSeconds = seconds;
+    this.armIdle();
+  }
+
+  reply(code: number, text: string): void {
+    this.write(`${code} ${sanitizeReplyText(text)}\r\n`);
+  }
+
+  /** NNN-first / NNN-middle ... / NNN last */
+  replyMulti(code: number, lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    let out = '';
+    lines.forEach((line, i) => {
+      const sep = i === lines.length - 1 ? ' ' : '-';
+      out += `${code}${sep}${sanitizeReplyText(line)}\r\n`;
+    });
+    this.write(out);
+  }
+
+  /** Lines written verbatim (FEAT's " EPSV" lines); caller frames them. */
+  replyRaw(lines: readonly string[]): void {
+    this.write(lines.map((l) => `${sanitizeReplyText(l)}\r\n`).join(''));
+  }
+
+  /** Send a final reply and end the session (421 Timeout., 500 OOPS, …). */
+  fatal(code: number, text: string): void {
+    if (this.closed) return;
+    this.reply(code, text);
+    this.close();
+  }
+
+  /** Orderly end: FIN after pending replies are flushed, then onClosed. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearIdle();
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      this.socket.destroy();
+      this.events.onClosed();
+    };
+    // A peer that never reads cannot keep the session alive.
+    const timer = setTimeout(finish, 2000);
+    if (this.socket.destroyed) {
+      finish();
+      return;
+    }
+    this.socket.once('close', finish);
+    this.socket.end(finish);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Stop reading and give back every byte read but not consumed, then drop
+   * this process's reference to the socket without shutting it down: the
+   * connection lives on in the process it is handed to.
+   */
+  detach(): Buffer {
+    this.detached = true;
+    this.clearIdle();
+    this.socket.pause();
+    this.socket.removeAllListeners('data');
+    const parts: Buffer[] = [this.buf];
+    for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null) {
+      parts.push(chunk);
+    }
+    this.buf = Buffer.alloc(0);
+    this.socket.removeAllListeners('end');
+    this.socket.removeAllListeners('close');
+    this.socket.removeAllListeners('error');
+    this.socket.on('error', () => undefined);
+    // destroy() closes this process's descriptor only; no shutdown(2), so
+    // the client sees nothing.
+    this.socket.destroy();
+    this.closed = true;
+    return Buffer.concat(parts);
+  }
+
+  private write(data: string): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(data);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.busy && this.buf.length > MAX_BUFFERED) {
+      // Back-pressure: leave the rest in the kernel until we catch up.
+      this.socket.pause();
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.busy && !this.closed && this.handler !== null) {
+      const nl = this.buf.indexOf(0x0a);
+      if (nl === -1) {
+        // SECURITY: bounded line length (vsftpd: 4096 then close).
+        if (this.buf.length >= MAX_COMMAND_LINE) this.fatal(500, 'Input line too long.');
+        if (this.socket.isPaused() && !this.detached) this.socket.resume();
+        return;
+      }
+      if (nl + 1 > MAX_COMMAND_LINE) {
+        this.fatal(500, 'Input line too long.');
+        return;
+      }
+      const raw = this.buf.subarray(0, nl);
+      this.buf = this.buf.subarray(nl + 1);
+      const cmd = parseCommandLine(raw);
+      if (cmd === null) continue;
+      this.armIdle();
+      this.dispatch(cmd);
+    }
+  }
+
+  private dispatch(cmd: FtpCommand): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.busy = true;
+    this.clearIdle();
+    let result: void | Promise<void>;
+    try {
+      result = handler(cmd);
+    } catch (e: unknown) {
+      this.internalError(e);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        () => this.done(),
+        (e: unknown) => this.internalError(e),
+      );
+    } else {
+      this.done();
+    }
+  }
+
+  private done(): void {
+    this.busy = false;
+    if (this.closed) return;
+    this.armIdle();
+    this.pump();
+  }
+
+  private internalError(e: unknown): void {
+    this.busy = false;
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`tsftpd worker: internal error: ${msg}\n`);
+    this.fatal(500, 'OOPS: internal error');
+  }
+
+  private armIdle(): void {
+    this.clearIdle();
+    if (this.idleSeconds <= 0 || this.busy || this.closed) return;
+    this.idleTimer = setTimeout(() => this.fatal(421, 'Timeout.'), this.idleSeconds * 1000);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+}

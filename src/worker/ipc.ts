@@ -1,0 +1,33 @@
+/*
+ * The worker's end of the IPC channel to master. A worker can send only
+ * WorkerToMaster messages; master decides whether the current state allows
+ * them (ipc/policy.ts).
+ */
+
+import type { LoginResultToWorker, WorkerToMaster } from '../ipc/messages';
+
+export function sendToMaster(msg: WorkerToMaster, onSent?: () => void): void {
+  if (process.send === undefined || !process.connected) {
+    // No master: nothing this process does can be authorised. Fail closed.
+    process.exit(1);
+  }
+  process.send(msg, undefined, undefined, () => onSent?.());
+}
+
+let loginWaiter: ((r: LoginResultToWorker) => void) | null = null;
+
+/** Ask master (and through it, priv) to log in; resolves with the answer. */
+export function requestLogin(user: string, pass: string): Promise<LoginResultToWorker> {
+  return new Promise((resolve) => {
+    loginWaiter = resolve;
+    sendToMaster({ t: 'login', user, pass });
+  });
+}
+
+/** Called by the worker's message loop for a login_result from master. */
+export function deliverLoginResult(r: LoginResultToWorker): void {
+  const w = loginWaiter;
+  loginWaiter = null;
+  if (w === null) process.exit(1);
+  w(r);
+}

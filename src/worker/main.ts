@@ -1,0 +1,98 @@
+/*
+ * Entry point of a pool worker. master forks it as root; it loads
+ * everything it will ever need, tells master it is ready, and waits for one
+ * assignment: a pre-login session (W1) or a logged-in session (W2). Either
+ * way it jails itself (sys/jail.ts) before it reads a byte from the client,
+ * serves that one session and exits.
+ */
+
+import * as fs from 'node:fs';
+import type * as net from 'node:net';
+// Loaded now, while the full filesystem is visible: after chroot a require
+// of a module not yet loaded fails (reference/node-facts.md).
+import '../config/options';
+import { enterJail, JailError } from '../sys/jail';
+import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/messages';
+import { ControlChannel } from '../protocol/control';
+import { runPrelogin } from './prelogin';
+import { runPostlogin } from './postlogin';
+import { deliverLoginResult, sendToMaster } from './ipc';
+import { normalizeAddress } from './data';
+
+process.title = 'tsftpd: pool';
+
+/*
+ * Work that must happen before the jail:
+ * - the time zone: glibc reads /etc/localtime lazily, and inside the jail
+ *   it would silently fall back to UTC (or read an attacker's file);
+ * - libuv's thread pool: its threads are created on first use, and after
+ *   RLIMIT_NPROC=0 no thread can be created.
+ */
+function preload(): Promise<void> {
+  void new Date().toString();
+  void Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return new Promise((resolve) => fs.stat('/', () => resolve()));
+}
+
+let assigned = false;
+
+/** Fail closed: tell the client why (vsftpd's "500 OOPS"), then exit. */
+function die(socket: net.Socket | null, text: string): void {
+  process.stderr.write(`tsftpd worker ${process.pid}: ${text}\n`);
+  const exit = (): void => process.exit(1);
+  setTimeout(exit, 1000);
+  if (socket !== null && !socket.destroyed) socket.end(`500 OOPS: ${text}\r\n`, exit);
+  else exit();
+}
+
+function onClosed(): void {
+  process.exit(0);
+}
+
+function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
+  process.title = `tsftpd: ${normalizeAddress(msg.session.remoteAddress)}: not logged in`;
+  try {
+    enterJail(msg.jail);
+  } catch (e: unknown) {
+    die(socket, e instanceof Error ? e.message : String(e));
+    return;
+  }
+  const ch = new ControlChannel(socket, Buffer.alloc(0), { onClosed });
+  runPrelogin(ch, msg.config, msg.session);
+}
+
+function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
+  process.title = `tsftpd: ${normalizeAddress(msg.session.remoteAddress)}/${msg.login.user}: IDLE`;
+  try {
+    enterJail(msg.login.jail);
+  } catch (e: unknown) {
+    const text = e instanceof JailError && e.step !== 'writable root' ? `cannot set up the session: ${e.message}` : e instanceof Error ? e.message : String(e);
+    die(socket, text);
+    return;
+  }
+  const ch = new ControlChannel(socket, Buffer.from(msg.pending, 'base64'), { onClosed });
+  runPostlogin(ch, msg.config, msg.session, msg.login);
+}
+
+function onMessage(raw: unknown, handle: unknown): void {
+  // master is trusted; still, anything unexpected ends this process.
+  const msg = raw as MasterToWorker;
+  if (msg.t === 'login_result') {
+    if (!assigned) process.exit(1);
+    deliverLoginResult(msg);
+    return;
+  }
+  if (assigned || handle === undefined || handle === null) process.exit(1);
+  assigned = true;
+  const socket = handle as net.Socket;
+  socket.on('error', () => undefined);
+  if (msg.t === 'assign_prelogin') startPrelogin(msg, socket);
+  else if (msg.t === 'assign_postlogin') startPostlogin(msg, socket);
+  else process.exit(1);
+}
+
+process.on('message', onMessage);
+// No master, no session: a worker never outlives the daemon's control.
+process.on('disconnect', () => process.exit(0));
+
+void preload().then(() => sendToMaster({ t: 'ready' }));
