@@ -1,0 +1,66 @@
+/*
+ * The state of one logged-in session, and the shape of a command-table
+ * entry. Shared by every file in commands/.
+ */
+
+import type { Config } from '../config/options';
+import type { LoginDecision, SessionInfo } from '../ipc/messages';
+import type { ControlChannel } from '../protocol/control';
+import { DataChannel, normalizeAddress } from './data';
+
+export interface Session {
+  readonly cfg: Config;
+  readonly info: SessionInfo;
+  readonly login: LoginDecision;
+  readonly ch: ControlChannel;
+  readonly data: DataChannel;
+  type: 'ascii' | 'binary';
+  epsvAll: boolean;
+}
+
+export function createSession(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): Session {
+  return { cfg, info, login, ch, data: new DataChannel(cfg, info), type: 'ascii', epsvAll: false };
+}
+
+export type Handler = (s: Session, arg: string | null) => void | Promise<void>;
+
+/** One row of the command table: what a command needs, and what it does. */
+export interface CommandSpec {
+  readonly handler: Handler;
+  /**
+   * When the command is available at all (vsftpd's gates). A command that
+   * exists but is not available gets "550 Permission denied.".
+   */
+  readonly gate?: (s: Session) => boolean;
+}
+
+export type CommandTable = Readonly<Record<string, CommandSpec>>;
+
+export const isAnon = (s: Session): boolean => s.login.kind === 'anonymous';
+
+/* vsftpd's gates, by name, so the tables read like postlogin.c. */
+export const GATES = {
+  /* STOR, STOU */
+  upload: (s: Session): boolean => s.cfg.write_enable && (!isAnon(s) || s.cfg.anon_upload_enable),
+  download: (s: Session): boolean => s.cfg.download_enable,
+  dirlist: (s: Session): boolean => s.cfg.dirlist_enable,
+  pasv: (s: Session): boolean => s.cfg.pasv_enable && !s.epsvAll,
+  epsv: (s: Session): boolean => s.cfg.pasv_enable,
+  port: (s: Session): boolean => s.cfg.port_enable && !s.epsvAll,
+} as const;
+
+/** "~" and "~/x" name the login directory, as in vsftpd. */
+export function expandPath(s: Session, p: string): string {
+  if (p === '~') return s.login.jail.cwd;
+  if (p.startsWith('~/')) return s.login.jail.cwd + p.slice(1);
+  return p;
+}
+
+/** 257 replies quote the path and double embedded quotes (RFC 959). */
+export function quotePath(p: string): string {
+  return `"${p.replace(/"/g, '""')}"`;
+}
+
+export function setTitle(s: Session, what: string): void {
+  process.title = `tsftpd: ${normalizeAddress(s.info.remoteAddress)}/${s.login.user}: ${what}`;
+}
