@@ -3,6 +3,7 @@
  * entry. Shared by every file in commands/.
  */
 
+import type * as net from 'node:net';
 import type { Config } from '../config/options';
 import type { LoginDecision, SessionInfo } from '../ipc/messages';
 import type { ControlChannel } from '../protocol/control';
@@ -16,10 +17,36 @@ export interface Session {
   readonly data: DataChannel;
   type: 'ascii' | 'binary';
   epsvAll: boolean;
+  /** The data connection of the transfer in progress, so ABOR can end it. */
+  activeData: net.Socket | null;
+  /** MLST/MLSD facts selected with OPTS MLST (RFC 3659 §7.9). */
+  mlstFacts: readonly string[];
+}
+
+/** Every fact MLST/MLSD can give, in FEAT order. */
+export const MLST_FACTS = ['modify', 'perm', 'size', 'type', 'unix.group', 'unix.mode', 'unix.owner'] as const;
+
+/** Register the data connection a transfer is using (for ABOR). */
+export function beginTransfer(s: Session, socket: net.Socket): void {
+  s.activeData = socket;
+}
+
+export function endTransfer(s: Session): void {
+  s.activeData = null;
 }
 
 export function createSession(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): Session {
-  return { cfg, info, login, ch, data: new DataChannel(cfg, info), type: 'ascii', epsvAll: false };
+  return {
+    cfg,
+    info,
+    login,
+    ch,
+    data: new DataChannel(cfg, info),
+    type: 'ascii',
+    epsvAll: false,
+    activeData: null,
+    mlstFacts: MLST_FACTS,
+  };
 }
 
 export type Handler = (s: Session, arg: string | null) => void | Promise<void>;
