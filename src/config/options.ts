@@ -278,6 +278,7 @@ export const OPTION_TABLE = [
   // Bounded: every ready worker is a live process holding memory; 64 is plenty
   // for a daemon whose accept rate is limited by fork+exec of new workers anyway.
   num('prefork_pool_size', 4, 'number of ready pre-forked workers the master keeps (0: fork on demand)', { min: 0, max: 64 }, 'tsftpd'),
+  str('virtual_users_file', null, 'built-in virtual users: a root-only file of name:hash[:option=value...] lines, managed by `tsftpd user`', 'tsftpd'),
 ] as const;
 
 type TableEntry = (typeof OPTION_TABLE)[number];
@@ -387,6 +388,29 @@ const IMPLEMENTED = [
   'isolate_network',
   'seccomp_sandbox',
   'ftp_enable',
+  'port_enable',
+  'port_promiscuous',
+  'connect_timeout',
+  'bind_retries',
+  'anon_world_readable_only',
+  'anon_upload_enable',
+  'passwd_chroot_enable',
+  'user_sub_token',
+  'userlist_enable',
+  'userlist_deny',
+  'userlist_file',
+  'guest_enable',
+  'guest_username',
+  'virtual_use_local_privs',
+  'user_config_dir',
+  'deny_email_enable',
+  'banned_email_file',
+  'secure_email_list_enable',
+  'email_password_file',
+  'banner_file',
+  'cmds_allowed',
+  'cmds_denied',
+  'virtual_users_file',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

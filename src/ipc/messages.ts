@@ -49,7 +49,14 @@ export interface LoginDecision {
   readonly loginName: string;
   /** Anonymous only: the password string, sanitised for logs. */
   readonly anonPassword: string | null;
+  /**
+   * The session gets anonymous rights (anon_* gates, no overwrite): true for
+   * anonymous, and for guest/virtual users unless virtual_use_local_privs.
+   */
+  readonly anonRights: boolean;
   readonly jail: JailSpec;
+  /** The session's effective config: the main one plus user_config_dir/<user>. */
+  readonly config: Config;
 }
 
 export type LoginFailure =
@@ -72,15 +79,23 @@ export interface PrivLoginRequest {
   readonly user: string;
   readonly pass: string;
 }
+/** userlist_enable: may this name log in at all? Asked at USER time. */
+export interface PrivCheckUser {
+  readonly t: 'check_user';
+  readonly id: number;
+  readonly user: string;
+}
+
 export interface PrivConfigure {
   readonly t: 'configure';
   readonly config: Config;
 }
-export type MasterToPriv = PrivConfigure | PrivLoginRequest;
+export type MasterToPriv = PrivConfigure | PrivLoginRequest | PrivCheckUser;
 
 export type PrivToMaster =
   | { readonly t: 'ready' }
-  | { readonly t: 'login_result'; readonly id: number; readonly outcome: LoginOutcome };
+  | { readonly t: 'login_result'; readonly id: number; readonly outcome: LoginOutcome }
+  | { readonly t: 'user_result'; readonly id: number; readonly allowed: boolean };
 
 /* ---------------- master ↔ worker ---------------- */
 
@@ -89,6 +104,8 @@ export interface AssignPrelogin {
   readonly session: SessionInfo;
   readonly config: Config;
   readonly jail: JailSpec;
+  /** banner_file's text, read by master (the jail hides the file). */
+  readonly banner: string | null;
 }
 
 export interface AssignPostlogin {
@@ -107,10 +124,18 @@ export interface LoginResultToWorker {
   readonly close: boolean;
 }
 
-export type MasterToWorker = AssignPrelogin | AssignPostlogin | LoginResultToWorker;
+export interface UserResultToWorker {
+  readonly t: 'user_result';
+  readonly allowed: boolean;
+  /** Refusal only: max_login_fails reached, end the session. */
+  readonly close: boolean;
+}
+
+export type MasterToWorker = AssignPrelogin | AssignPostlogin | LoginResultToWorker | UserResultToWorker;
 
 export type WorkerToMaster =
   | { readonly t: 'ready' }
+  | { readonly t: 'check_user'; readonly user: string }
   | { readonly t: 'login'; readonly user: string; readonly pass: string }
   | { readonly t: 'handoff'; readonly pending: string };
 

@@ -13,7 +13,7 @@ export type WorkerState =
   | 'ready'
   /** W1: jailed as nopriv_user, talking to a client that has not logged in */
   | 'prelogin'
-  /** W1: sent LOGIN, waiting for priv's answer */
+  /** W1: sent LOGIN or check_user, waiting for priv's answer */
   | 'authenticating'
   /** W1: login succeeded, must now hand back unread control bytes */
   | 'handing_off'
@@ -25,9 +25,10 @@ type Kind = WorkerToMaster['t'];
 export const WORKER_POLICY: Readonly<Record<WorkerState, ReadonlySet<Kind>>> = Object.freeze({
   starting: new Set<Kind>(['ready']),
   ready: new Set<Kind>(),
-  // SECURITY: before login a worker can ask for exactly one thing: LOGIN.
-  prelogin: new Set<Kind>(['login']),
-  // One login in flight at a time: a second LOGIN is a protocol violation.
+  // SECURITY: before login a worker can ask two things: may this user name
+  // log in (userlist, at USER time), and LOGIN.
+  prelogin: new Set<Kind>(['check_user', 'login']),
+  // One request in flight at a time: another is a protocol violation.
   authenticating: new Set<Kind>(),
   handing_off: new Set<Kind>(['handoff']),
   // Post-login requests (PORT from port 20, chown) arrive with later issues.

@@ -54,6 +54,12 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
       if (!isBoundedString(pass, IPC_LIMITS.passMax)) return null;
       return { t: 'login', user, pass };
     }
+    case 'check_user': {
+      const user = v['user'];
+      if (!hasExactKeys(v, ['t', 'user'])) return null;
+      if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
+      return { t: 'check_user', user };
+    }
     case 'handoff': {
       const pending = v['pending'];
       if (!hasExactKeys(v, ['t', 'pending'])) return null;
@@ -72,6 +78,11 @@ export function parseMasterToPriv(v: unknown): MasterToPriv | null {
   // master's own frozen object, so only its presence is checked here.
   if (isObj(v) && v['t'] === 'configure' && isObj(v['config'])) {
     return { t: 'configure', config: v['config'] as unknown as Config };
+  }
+  if (isObj(v) && v['t'] === 'check_user' && hasExactKeys(v, ['t', 'id', 'user'])) {
+    const { id, user } = v;
+    if (!isUint(id) || !isBoundedString(user, IPC_LIMITS.userMax)) return null;
+    return { t: 'check_user', id, user };
   }
   if (!isObj(v) || v['t'] !== 'login') return null;
   if (!hasExactKeys(v, ['t', 'id', 'remoteAddress', 'user', 'pass'])) return null;
@@ -96,13 +107,15 @@ function parseJail(v: unknown): JailSpec | null {
 
 function parseDecision(v: unknown): LoginDecision | null {
   if (!isObj(v)) return null;
-  const { kind, user, loginName, anonPassword } = v;
+  const { kind, user, loginName, anonPassword, anonRights, config } = v;
   if (kind !== 'anonymous' && kind !== 'local' && kind !== 'guest') return null;
   if (!isBoundedString(user, 256) || !isBoundedString(loginName, 256)) return null;
   if (anonPassword !== null && !isBoundedString(anonPassword, 256)) return null;
+  if (typeof anonRights !== 'boolean' || !isObj(config)) return null;
   const jail = parseJail(v['jail']);
   if (jail === null) return null;
-  return { kind, user, loginName, anonPassword, jail };
+  // priv built this config with the strict parser; master and priv are root.
+  return { kind, user, loginName, anonPassword, anonRights, jail, config: config as unknown as Config };
 }
 
 function parseOutcome(v: unknown): LoginOutcome | null {
@@ -132,6 +145,9 @@ function parseOutcome(v: unknown): LoginOutcome | null {
 export function parsePrivMessage(v: unknown): PrivToMaster | null {
   if (!isObj(v)) return null;
   if (v['t'] === 'ready') return { t: 'ready' };
+  if (v['t'] === 'user_result' && isUint(v['id']) && typeof v['allowed'] === 'boolean') {
+    return { t: 'user_result', id: v['id'], allowed: v['allowed'] };
+  }
   if (v['t'] === 'login_result' && isUint(v['id'])) {
     const outcome = parseOutcome(v['outcome']);
     return outcome === null ? null : { t: 'login_result', id: v['id'], outcome };

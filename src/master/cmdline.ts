@@ -11,7 +11,8 @@ export type CommandLine =
   | { readonly kind: 'run'; readonly configFile: string; readonly overrides: readonly string[] }
   | { readonly kind: 'error'; readonly message: string };
 
-export const USAGE = 'usage: tsftpd [-v] [-oname=value ...] [CONFIG]';
+export const USAGE = `usage: tsftpd [-v] [-oname=value ...] [CONFIG]
+       tsftpd user [-f FILE | -c CONFIG] add|passwd|del|list [NAME] [option=value ...]`;
 
 export function parseCommandLine(argv: readonly string[]): CommandLine {
   const overrides: string[] = [];

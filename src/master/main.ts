@@ -12,6 +12,7 @@ import * as userid from 'userid';
 import type { Config } from '../config/options';
 import { formatConfigError, loadConfigFile, unimplementedOptionsWarning } from '../config/parse';
 import { VERSION } from '../version';
+import { userCommand } from '../cli/user';
 import { parseCommandLine, USAGE } from './cmdline';
 import { createLogger } from './log';
 import { PrivSupervisor } from './privsup';
@@ -50,6 +51,18 @@ function checkSecureChrootDir(cfg: Config, file: string): void {
   }
 }
 
+/** banner_file, read once as root; W1 cannot reach it from its jail. */
+function readBanner(cfg: Config, file: string): string | null {
+  if (cfg.banner_file === null) return null;
+  try {
+    const st = fs.statSync(cfg.banner_file);
+    if (!st.isFile() || st.size > 64 * 1024) throw new Error('not a regular file of at most 64 KiB');
+    return fs.readFileSync(cfg.banner_file, 'utf8');
+  } catch (e: unknown) {
+    return refuse(`tsftpd: ${file}: banner_file: ${cfg.banner_file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 function listenAddresses(cfg: Config): Array<{ host: string; ipv6Only: boolean }> {
   if (cfg.listen_ipv6) return [{ host: cfg.listen_address6 ?? '::', ipv6Only: false }];
   if (cfg.listen) return [{ host: cfg.listen_address ?? '0.0.0.0', ipv6Only: false }];
@@ -68,6 +81,11 @@ function daemonize(argv: readonly string[]): never {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === 'user') {
+    if (process.getuid?.() !== 0) refuse('tsftpd user: must be run as root');
+    process.exitCode = await userCommand(argv.slice(1));
+    return;
+  }
   const cmd = parseCommandLine(argv);
   if (cmd.kind === 'version') {
     process.stdout.write(`tsftpd ${VERSION}\n`);
@@ -100,7 +118,7 @@ async function main(): Promise<void> {
   const log = createLogger();
   const priv = new PrivSupervisor(config);
   priv.start();
-  const table = new SessionTable(config, priv, log, nopriv);
+  const table = new SessionTable(config, priv, log, nopriv, readBanner(config, cmd.configFile));
   // Fill the pool before accepting, so the first client is served at pool
   // speed too (bounded: a slow machine still starts).
   await table.pool.warm(10_000);

@@ -7,13 +7,18 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Config } from '../config/options';
-import type { LoginOutcome, MasterToPriv } from '../ipc/messages';
+import type { LoginOutcome, MasterToPriv, PrivToMaster } from '../ipc/messages';
 import { parsePrivMessage } from '../ipc/validate';
 
 const PRIV_ENTRY = path.join(__dirname, '..', 'priv', 'main.js');
 const RESTART_DELAY_MS = 200;
 
-type Pending = (o: LoginOutcome) => void;
+type Result = Extract<PrivToMaster, { id: number }>;
+/** A request in flight: what to do with priv's answer, or with priv's death. */
+interface Pending {
+  readonly onResult: (r: Result) => void;
+  readonly onFail: (detail: string) => void;
+}
 
 export class PrivSupervisor {
   private child: ChildProcess | null = null;
@@ -42,10 +47,10 @@ export class PrivSupervisor {
         child.kill('SIGKILL');
         return;
       }
-      if (msg.t === 'login_result') {
+      if (msg.t === 'login_result' || msg.t === 'user_result') {
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
-        if (p !== undefined) p(msg.outcome);
+        if (p !== undefined) p.onResult(msg);
       }
     });
     child.on('error', () => undefined);
@@ -80,22 +85,40 @@ export class PrivSupervisor {
     }
   }
 
+  private request(build: (id: number) => MasterToPriv, p: Pending): void {
+    const id = this.nextId++;
+    this.pending.set(id, p);
+    if (!this.sendRaw(build(id))) {
+      this.pending.delete(id);
+      p.onFail('priv unavailable');
+    }
+  }
+
   /** Ask priv for a login decision; never rejects. */
   login(remoteAddress: string, user: string, pass: string): Promise<LoginOutcome> {
-    const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      if (!this.sendRaw({ t: 'login', id, remoteAddress, user, pass })) {
-        this.pending.delete(id);
-        resolve({ ok: false, reason: 'internal', detail: 'priv unavailable' });
-      }
+      const failed = (detail: string): void => resolve({ ok: false, reason: 'internal', detail });
+      this.request((id) => ({ t: 'login', id, remoteAddress, user, pass }), {
+        onResult: (r) => (r.t === 'login_result' ? resolve(r.outcome) : failed('mismatched answer from priv')),
+        onFail: failed,
+      });
+    });
+  }
+
+  /** USER-time userlist check; fails closed (false) when priv cannot answer. */
+  checkUser(user: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.request((id) => ({ t: 'check_user', id, user }), {
+        onResult: (r) => resolve(r.t === 'user_result' && r.allowed),
+        onFail: () => resolve(false),
+      });
     });
   }
 
   private failPending(detail: string): void {
     const all = [...this.pending.values()];
     this.pending.clear();
-    for (const p of all) p({ ok: false, reason: 'internal', detail });
+    for (const p of all) p.onFail(detail);
   }
 
   stop(): void {

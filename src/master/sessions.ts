@@ -51,6 +51,8 @@ export class SessionTable implements WorkerEvents {
     private readonly log: Logger,
     /** nopriv_user's ids, looked up by master at start (names need /etc). */
     private nopriv: { readonly uid: number; readonly gid: number },
+    /** banner_file's text, read by master at start (W1's jail hides it). */
+    private banner: string | null,
   ) {
     this.pool = new Pool(config.prefork_pool_size, this);
   }
@@ -59,9 +61,10 @@ export class SessionTable implements WorkerEvents {
     return this.sessions.size;
   }
 
-  setConfig(config: Config, nopriv: { readonly uid: number; readonly gid: number }): void {
+  setConfig(config: Config, nopriv: { readonly uid: number; readonly gid: number }, banner: string | null): void {
     this.config = config;
     this.nopriv = nopriv;
+    this.banner = banner;
     this.pool.setSize(config.prefork_pool_size);
   }
 
@@ -124,7 +127,11 @@ export class SessionTable implements WorkerEvents {
     const nopriv = this.noprivJail(s.config);
     // keepOpen: master keeps its descriptor so it can pass the connection
     // on to W2 after login without W1's cooperation.
-    const sent = w.send({ t: 'assign_prelogin', session: s.info, config: s.config, jail: nopriv }, socket, true);
+    const sent = w.send(
+      { t: 'assign_prelogin', session: s.info, config: s.config, jail: nopriv, banner: this.banner },
+      socket,
+      true,
+    );
     if (!sent) this.endSession(s, 'could not hand the connection to a worker');
   }
 
@@ -141,6 +148,9 @@ export class SessionTable implements WorkerEvents {
       return;
     }
     switch (msg.t) {
+      case 'check_user':
+        this.onCheckUser(s, w, msg.user);
+        return;
       case 'login':
         this.onLogin(s, w, msg.user, msg.pass);
         return;
@@ -185,15 +195,33 @@ export class SessionTable implements WorkerEvents {
         w.send({ t: 'login_result', ok: true, close: false });
         return;
       }
-      s.loginFails++;
+      const close = this.countFailure(s);
       this.log.info(
         { event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: outcome.reason, detail: outcome.detail },
         'login failed',
       );
-      // SECURITY: max_login_fails bounds password guesses per connection.
-      const close = s.config.max_login_fails > 0 && s.loginFails >= s.config.max_login_fails;
       w.state = 'prelogin';
       w.send({ t: 'login_result', ok: false, close });
+    });
+  }
+
+  /** Failed logins and userlist refusals count alike (vsftpd). */
+  private countFailure(s: Session): boolean {
+    s.loginFails++;
+    // SECURITY: max_login_fails bounds password guesses per connection.
+    return s.config.max_login_fails > 0 && s.loginFails >= s.config.max_login_fails;
+  }
+
+  private onCheckUser(s: Session, w: WorkerProc, user: string): void {
+    w.state = 'authenticating';
+    void this.priv.checkUser(user).then((allowed) => {
+      if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
+      const close = allowed ? false : this.countFailure(s);
+      if (!allowed) {
+        this.log.info({ event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: 'userlist' }, 'user refused');
+      }
+      w.state = 'prelogin';
+      w.send({ t: 'user_result', allowed, close });
     });
   }
 
@@ -214,7 +242,9 @@ export class SessionTable implements WorkerEvents {
       w2.state = 'postlogin';
       w2.sessionId = s.info.id;
       s.w2 = w2;
-      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config: s.config, login, pending }, socket, false);
+      // The session runs on the config priv resolved for this user
+      // (main config plus user_config_dir and virtual-user options).
+      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config: login.config, login, pending }, socket, false);
       // Sent without keepOpen: master's descriptor is gone now, W2 owns it.
       s.socket = null;
       if (!sent) this.endSession(s, 'could not hand the session to a worker');

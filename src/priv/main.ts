@@ -11,7 +11,7 @@
 import type { Config } from '../config/options';
 import type { PrivToMaster } from '../ipc/messages';
 import { parseMasterToPriv } from '../ipc/validate';
-import { decideLogin } from './login';
+import { checkUser, decideLogin } from './login';
 
 process.title = 'tsftpd: priv';
 
@@ -55,6 +55,12 @@ process.on('message', (raw: unknown) => {
     return;
   }
   const cfg = config;
+  if (msg.t === 'check_user') {
+    // Fail closed without a config: nobody is allowed.
+    if (cfg === null) send({ t: 'user_result', id: msg.id, allowed: false });
+    else void checkUser(cfg, msg.user).then((allowed) => send({ t: 'user_result', id: msg.id, allowed }));
+    return;
+  }
   if (cfg === null) {
     send({ t: 'login_result', id: msg.id, outcome: { ok: false, reason: 'internal', detail: 'priv not configured' } });
     return;

@@ -4,7 +4,7 @@
  * them (ipc/policy.ts).
  */
 
-import type { LoginResultToWorker, WorkerToMaster } from '../ipc/messages';
+import type { LoginResultToWorker, UserResultToWorker, WorkerToMaster } from '../ipc/messages';
 
 export function sendToMaster(msg: WorkerToMaster, onSent?: () => void): void {
   if (process.send === undefined || !process.connected) {
@@ -28,6 +28,23 @@ export function requestLogin(user: string, pass: string): Promise<LoginResultToW
 export function deliverLoginResult(r: LoginResultToWorker): void {
   const w = loginWaiter;
   loginWaiter = null;
+  if (w === null) process.exit(1);
+  w(r);
+}
+
+let userWaiter: ((r: UserResultToWorker) => void) | null = null;
+
+/** userlist check at USER time, answered by priv through master. */
+export function requestUserCheck(user: string): Promise<UserResultToWorker> {
+  return new Promise((resolve) => {
+    userWaiter = resolve;
+    sendToMaster({ t: 'check_user', user });
+  });
+}
+
+export function deliverUserResult(r: UserResultToWorker): void {
+  const w = userWaiter;
+  userWaiter = null;
   if (w === null) process.exit(1);
   w(r);
 }

@@ -16,7 +16,7 @@ import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/mes
 import { ControlChannel } from '../protocol/control';
 import { runPrelogin } from './prelogin';
 import { runPostlogin } from './postlogin';
-import { deliverLoginResult, sendToMaster } from './ipc';
+import { deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
 
 process.title = 'tsftpd: pool';
@@ -58,7 +58,7 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
     return;
   }
   const ch = new ControlChannel(socket, Buffer.alloc(0), { onClosed });
-  runPrelogin(ch, msg.config, msg.session);
+  runPrelogin(ch, msg.config, msg.banner);
 }
 
 function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
@@ -77,9 +77,10 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
 function onMessage(raw: unknown, handle: unknown): void {
   // master is trusted; still, anything unexpected ends this process.
   const msg = raw as MasterToWorker;
-  if (msg.t === 'login_result') {
+  if (msg.t === 'login_result' || msg.t === 'user_result') {
     if (!assigned) process.exit(1);
-    deliverLoginResult(msg);
+    if (msg.t === 'login_result') deliverLoginResult(msg);
+    else deliverUserResult(msg);
     return;
   }
   if (assigned || handle === undefined || handle === null) process.exit(1);

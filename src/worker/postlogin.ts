@@ -38,6 +38,21 @@ export const COMMANDS = buildTable([
   LISTING_COMMANDS,
 ]);
 
+function commaList(v: string | null): ReadonlySet<string> | null {
+  if (v === null) return null;
+  return new Set(v.split(',').map((x) => x.trim().toUpperCase()).filter((x) => x !== ''));
+}
+
+/**
+ * cmds_allowed / cmds_denied (vsftpd): a command not in cmds_allowed (when
+ * set), or in cmds_denied, is refused like a gated one. Denied wins.
+ */
+function allowedByConfig(s: Session, verb: string): boolean {
+  const allowed = commaList(s.cfg.cmds_allowed);
+  if (allowed !== null && !allowed.has(verb)) return false;
+  return !(commaList(s.cfg.cmds_denied)?.has(verb) ?? false);
+}
+
 export function dispatchPostlogin(s: Session, cmd: FtpCommand): void | Promise<void> {
   if (HTTP_VERBS.has(cmd.verb)) {
     s.ch.fatal(500, 'HTTP protocol commands not allowed.');
@@ -48,7 +63,7 @@ export function dispatchPostlogin(s: Session, cmd: FtpCommand): void | Promise<v
     s.ch.reply(500, 'Unknown command.');
     return undefined;
   }
-  if (spec.gate !== undefined && !spec.gate(s)) {
+  if ((spec.gate !== undefined && !spec.gate(s)) || !allowedByConfig(s, cmd.verb)) {
     s.ch.reply(550, 'Permission denied.');
     return undefined;
   }

@@ -5,12 +5,11 @@
  */
 
 import type { Config } from '../config/options';
-import type { SessionInfo } from '../ipc/messages';
 import { IPC_LIMITS } from '../ipc/messages';
 import type { ControlChannel, FtpCommand } from '../protocol/control';
 import { featureLines } from '../protocol/features';
 import { VERSION } from '../version';
-import { requestLogin, sendToMaster } from './ipc';
+import { requestLogin, requestUserCheck, sendToMaster } from './ipc';
 
 function isAnonymousName(name: string): boolean {
   const n = name.toLowerCase();
@@ -40,7 +39,7 @@ async function doLogin(ch: ControlChannel, user: string, pass: string): Promise<
 }
 
 const PRELOGIN_COMMANDS: ReadonlyMap<string, Handler> = new Map<string, Handler>(Object.entries({
-  USER: (ch, cmd, st, cfg) => {
+  USER: async (ch, cmd, st, cfg) => {
     const name = cmd.arg ?? '';
     if (Buffer.byteLength(name) > IPC_LIMITS.userMax || name.length === 0) {
       st.user = null;
@@ -54,12 +53,23 @@ const PRELOGIN_COMMANDS: ReadonlyMap<string, Handler> = new Map<string, Handler>
       ch.reply(530, 'This FTP server is anonymous only.');
       return;
     }
+    if (cfg.userlist_enable) {
+      // Decided before the password is sent, so a refused user never
+      // sends one in clear text (priv reads userlist_file).
+      const r = await requestUserCheck(name);
+      if (!r.allowed) {
+        st.user = null;
+        if (r.close) ch.fatal(530, 'Permission denied.');
+        else ch.reply(530, 'Permission denied.');
+        return;
+      }
+    }
     st.user = name;
     if (anon && cfg.anonymous_enable && cfg.no_anon_password) {
-      return doLogin(ch, name, '');
+      await doLogin(ch, name, '');
+      return;
     }
     ch.reply(331, 'Please specify the password.');
-    return undefined;
   },
   PASS: (ch, cmd, st) => {
     if (st.user === null) {
@@ -98,9 +108,15 @@ export function greeting(cfg: Config): string {
   return cfg.ftpd_banner ?? `(tsftpd ${VERSION})`;
 }
 
-export function runPrelogin(ch: ControlChannel, cfg: Config, _session: SessionInfo): void {
+export function runPrelogin(ch: ControlChannel, cfg: Config, banner: string | null): void {
   const st: PreloginState = { user: null };
-  ch.reply(220, greeting(cfg));
+  if (banner !== null) {
+    // banner_file: every line as "220-", then a closing "220 " (vsftpd).
+    const lines = banner.replace(/\r/g, '').replace(/\n$/, '').split('\n');
+    ch.replyRaw([...lines.map((l) => `220-${l}`), '220 ']);
+  } else {
+    ch.reply(220, greeting(cfg));
+  }
   ch.start((cmd) => {
     const handler = PRELOGIN_COMMANDS.get(cmd.verb);
     if (handler === undefined) {

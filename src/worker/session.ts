@@ -63,7 +63,11 @@ export interface CommandSpec {
 
 export type CommandTable = Readonly<Record<string, CommandSpec>>;
 
-export const isAnon = (s: Session): boolean => s.login.kind === 'anonymous';
+/**
+ * Anonymous rights: anonymous sessions, and guest/virtual users without
+ * virtual_use_local_privs (vsftpd treats those as anonymous).
+ */
+export const isAnon = (s: Session): boolean => s.login.anonRights;
 
 /* vsftpd's gates, by name, so the tables read like postlogin.c. */
 export const GATES = {
