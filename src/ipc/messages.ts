@@ -90,12 +90,28 @@ export interface PrivConfigure {
   readonly t: 'configure';
   readonly config: Config;
 }
-export type MasterToPriv = PrivConfigure | PrivLoginRequest | PrivCheckUser;
+/**
+ * chown_uploads: give a fresh anonymous upload to chown_username. The path
+ * is the worker's claim; jailRoot and the session's config come from
+ * master; priv verifies the file itself (priv/chown.ts).
+ */
+export interface PrivChownRequest {
+  readonly t: 'chown';
+  readonly id: number;
+  readonly jailRoot: string;
+  readonly config: Config;
+  readonly path: string;
+  readonly dev: string;
+  readonly ino: string;
+}
+
+export type MasterToPriv = PrivConfigure | PrivLoginRequest | PrivCheckUser | PrivChownRequest;
 
 export type PrivToMaster =
   | { readonly t: 'ready' }
   | { readonly t: 'login_result'; readonly id: number; readonly outcome: LoginOutcome }
-  | { readonly t: 'user_result'; readonly id: number; readonly allowed: boolean };
+  | { readonly t: 'user_result'; readonly id: number; readonly allowed: boolean }
+  | { readonly t: 'chown_result'; readonly id: number; readonly ok: boolean; readonly detail: string };
 
 /* ---------------- master ↔ worker ---------------- */
 
@@ -131,13 +147,25 @@ export interface UserResultToWorker {
   readonly close: boolean;
 }
 
-export type MasterToWorker = AssignPrelogin | AssignPostlogin | LoginResultToWorker | UserResultToWorker;
+export interface ChownResultToWorker {
+  readonly t: 'chown_result';
+  readonly ok: boolean;
+}
+
+export type MasterToWorker =
+  | AssignPrelogin
+  | AssignPostlogin
+  | LoginResultToWorker
+  | UserResultToWorker
+  | ChownResultToWorker;
 
 export type WorkerToMaster =
   | { readonly t: 'ready' }
   | { readonly t: 'check_user'; readonly user: string }
   | { readonly t: 'login'; readonly user: string; readonly pass: string }
-  | { readonly t: 'handoff'; readonly pending: string };
+  | { readonly t: 'handoff'; readonly pending: string }
+  /** Post-login, chown_uploads: path inside the jail, (dev, ino) as decimal. */
+  | { readonly t: 'chown_upload'; readonly path: string; readonly dev: string; readonly ino: string };
 
 /** Limits on what a worker may put in a message (vsftpd: 128-byte names). */
 export const IPC_LIMITS = Object.freeze({

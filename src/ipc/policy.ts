@@ -31,8 +31,9 @@ export const WORKER_POLICY: Readonly<Record<WorkerState, ReadonlySet<Kind>>> = O
   // One request in flight at a time: another is a protocol violation.
   authenticating: new Set<Kind>(),
   handing_off: new Set<Kind>(['handoff']),
-  // Post-login requests (PORT from port 20, chown) arrive with later issues.
-  postlogin: new Set<Kind>(),
+  // Post-login: chown of an anonymous upload (master also checks that the
+  // session is anonymous and chown_uploads is on).
+  postlogin: new Set<Kind>(['chown_upload']),
 });
 
 export function workerMaySend(state: WorkerState, kind: Kind): boolean {

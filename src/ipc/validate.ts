@@ -60,6 +60,15 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
       if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
       return { t: 'check_user', user };
     }
+    case 'chown_upload': {
+      const { path, dev, ino } = v;
+      if (!hasExactKeys(v, ['t', 'path', 'dev', 'ino'])) return null;
+      // An absolute path inside the jail, without NUL; ids as decimal text.
+      if (!isBoundedString(path, 4096) || !path.startsWith('/') || path.includes('\0')) return null;
+      if (typeof dev !== 'string' || !/^\d{1,20}$/.test(dev)) return null;
+      if (typeof ino !== 'string' || !/^\d{1,20}$/.test(ino)) return null;
+      return { t: 'chown_upload', path, dev, ino };
+    }
     case 'handoff': {
       const pending = v['pending'];
       if (!hasExactKeys(v, ['t', 'pending'])) return null;
@@ -83,6 +92,12 @@ export function parseMasterToPriv(v: unknown): MasterToPriv | null {
     const { id, user } = v;
     if (!isUint(id) || !isBoundedString(user, IPC_LIMITS.userMax)) return null;
     return { t: 'check_user', id, user };
+  }
+  if (isObj(v) && v['t'] === 'chown' && hasExactKeys(v, ['t', 'id', 'jailRoot', 'config', 'path', 'dev', 'ino'])) {
+    const { id, jailRoot, config, path, dev, ino } = v;
+    if (!isUint(id) || !isBoundedString(jailRoot, 4096) || !isObj(config)) return null;
+    if (!isBoundedString(path, 4096) || typeof dev !== 'string' || typeof ino !== 'string') return null;
+    return { t: 'chown', id, jailRoot, config: config as unknown as Config, path, dev, ino };
   }
   if (!isObj(v) || v['t'] !== 'login') return null;
   if (!hasExactKeys(v, ['t', 'id', 'remoteAddress', 'user', 'pass'])) return null;
@@ -147,6 +162,9 @@ export function parsePrivMessage(v: unknown): PrivToMaster | null {
   if (v['t'] === 'ready') return { t: 'ready' };
   if (v['t'] === 'user_result' && isUint(v['id']) && typeof v['allowed'] === 'boolean') {
     return { t: 'user_result', id: v['id'], allowed: v['allowed'] };
+  }
+  if (v['t'] === 'chown_result' && isUint(v['id']) && typeof v['ok'] === 'boolean' && isBoundedString(v['detail'], 1024)) {
+    return { t: 'chown_result', id: v['id'], ok: v['ok'], detail: v['detail'] };
   }
   if (v['t'] === 'login_result' && isUint(v['id'])) {
     const outcome = parseOutcome(v['outcome']);

@@ -47,7 +47,7 @@ export class PrivSupervisor {
         child.kill('SIGKILL');
         return;
       }
-      if (msg.t === 'login_result' || msg.t === 'user_result') {
+      if (msg.t === 'login_result' || msg.t === 'user_result' || msg.t === 'chown_result') {
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
         if (p !== undefined) p.onResult(msg);
@@ -111,6 +111,16 @@ export class PrivSupervisor {
       this.request((id) => ({ t: 'check_user', id, user }), {
         onResult: (r) => resolve(r.t === 'user_result' && r.allowed),
         onFail: () => resolve(false),
+      });
+    });
+  }
+
+  /** chown_uploads for a session master vouches for; false when refused. */
+  chownUpload(jailRoot: string, config: Config, path: string, dev: string, ino: string): Promise<{ ok: boolean; detail: string }> {
+    return new Promise((resolve) => {
+      this.request((id) => ({ t: 'chown', id, jailRoot, config, path, dev, ino }), {
+        onResult: (r) => resolve(r.t === 'chown_result' ? { ok: r.ok, detail: r.detail } : { ok: false, detail: 'mismatched answer' }),
+        onFail: (detail) => resolve({ ok: false, detail }),
       });
     });
   }

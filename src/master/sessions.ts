@@ -157,6 +157,9 @@ export class SessionTable implements WorkerEvents {
       case 'handoff':
         this.onHandoff(s, w, msg.pending);
         return;
+      case 'chown_upload':
+        this.onChownUpload(s, w, msg.path, msg.dev, msg.ino);
+        return;
     }
   }
 
@@ -248,6 +251,23 @@ export class SessionTable implements WorkerEvents {
       // Sent without keepOpen: master's descriptor is gone now, W2 owns it.
       s.socket = null;
       if (!sent) this.endSession(s, 'could not hand the session to a worker');
+    });
+  }
+
+  /*
+   * SECURITY: only a session with anonymous rights, with chown_uploads on
+   * in its own config, in a jail, may ask; priv gets the jail root from
+   * here, not from the worker, and verifies the file itself.
+   */
+  private onChownUpload(s: Session, w: WorkerProc, path: string, dev: string, ino: string): void {
+    const login = s.login;
+    if (s.w2 !== w || login === null || !login.anonRights || !login.config.chown_uploads || login.jail.root === null) {
+      this.onViolation(w, 'chown_upload not allowed for this session');
+      return;
+    }
+    void this.priv.chownUpload(login.jail.root, login.config, path, dev, ino).then((r) => {
+      if (!r.ok) this.log.warn({ event: 'chown_refused', session: s.info.id, path, detail: r.detail }, 'chown refused');
+      if (w.alive) w.send({ t: 'chown_result', ok: r.ok });
     });
   }
 

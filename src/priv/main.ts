@@ -11,6 +11,7 @@
 import type { Config } from '../config/options';
 import type { PrivToMaster } from '../ipc/messages';
 import { parseMasterToPriv } from '../ipc/validate';
+import { chownUpload } from './chown';
 import { checkUser, decideLogin } from './login';
 
 process.title = 'tsftpd: priv';
@@ -52,6 +53,12 @@ process.on('message', (raw: unknown) => {
   }
   if (msg.t === 'configure') {
     config = msg.config;
+    return;
+  }
+  if (msg.t === 'chown') {
+    // The session's own config came with the request (master holds it).
+    const r = chownUpload(msg.config, msg.jailRoot, msg.path, msg.dev, msg.ino);
+    send({ t: 'chown_result', id: msg.id, ok: r.ok, detail: r.ok ? '' : r.detail });
     return;
   }
   const cfg = config;

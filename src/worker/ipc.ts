@@ -4,7 +4,7 @@
  * them (ipc/policy.ts).
  */
 
-import type { LoginResultToWorker, UserResultToWorker, WorkerToMaster } from '../ipc/messages';
+import type { ChownResultToWorker, LoginResultToWorker, UserResultToWorker, WorkerToMaster } from '../ipc/messages';
 
 export function sendToMaster(msg: WorkerToMaster, onSent?: () => void): void {
   if (process.send === undefined || !process.connected) {
@@ -45,6 +45,27 @@ export function requestUserCheck(user: string): Promise<UserResultToWorker> {
 export function deliverUserResult(r: UserResultToWorker): void {
   const w = userWaiter;
   userWaiter = null;
+  if (w === null) process.exit(1);
+  w(r);
+}
+
+let chownWaiter: ((r: ChownResultToWorker) => void) | null = null;
+
+/**
+ * chown_uploads: ask priv (through master) to give the file this session
+ * just created to chown_username. `path` is absolute inside the jail;
+ * dev/ino identify the file so priv can check it is this one.
+ */
+export function requestChownUpload(path: string, dev: bigint, ino: bigint): Promise<boolean> {
+  return new Promise((resolve) => {
+    chownWaiter = (r) => resolve(r.ok);
+    sendToMaster({ t: 'chown_upload', path, dev: dev.toString(), ino: ino.toString() });
+  });
+}
+
+export function deliverChownResult(r: ChownResultToWorker): void {
+  const w = chownWaiter;
+  chownWaiter = null;
   if (w === null) process.exit(1);
   w(r);
 }

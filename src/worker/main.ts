@@ -16,7 +16,7 @@ import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/mes
 import { ControlChannel } from '../protocol/control';
 import { runPrelogin } from './prelogin';
 import { runPostlogin } from './postlogin';
-import { deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
+import { deliverChownResult, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
 
 process.title = 'tsftpd: pool';
@@ -77,10 +77,11 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
 function onMessage(raw: unknown, handle: unknown): void {
   // master is trusted; still, anything unexpected ends this process.
   const msg = raw as MasterToWorker;
-  if (msg.t === 'login_result' || msg.t === 'user_result') {
+  if (msg.t === 'login_result' || msg.t === 'user_result' || msg.t === 'chown_result') {
     if (!assigned) process.exit(1);
     if (msg.t === 'login_result') deliverLoginResult(msg);
-    else deliverUserResult(msg);
+    else if (msg.t === 'user_result') deliverUserResult(msg);
+    else deliverChownResult(msg);
     return;
   }
   if (assigned || handle === undefined || handle === null) process.exit(1);
