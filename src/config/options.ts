@@ -411,6 +411,8 @@ const IMPLEMENTED = [
   'cmds_allowed',
   'cmds_denied',
   'virtual_users_file',
+  'dirmessage_enable',
+  'message_file',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

@@ -9,6 +9,7 @@ import type { Config } from '../config/options';
 import type { LoginDecision, SessionInfo } from '../ipc/messages';
 import type { ControlChannel, FtpCommand } from '../protocol/control';
 import { DATACONN_COMMANDS } from './commands/dataconn';
+import { replyWithMessage } from './dirmessage';
 import { FILE_COMMANDS } from './commands/files';
 import { LISTING_COMMANDS } from './commands/listing';
 import { NAVIGATION_COMMANDS } from './commands/navigation';
@@ -73,6 +74,6 @@ export function dispatchPostlogin(s: Session, cmd: FtpCommand): void | Promise<v
 export function runPostlogin(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): void {
   const s = createSession(ch, cfg, info, login);
   setTitle(s, 'IDLE');
-  ch.reply(230, 'Login successful.');
+  replyWithMessage(s, 230, 'Login successful.');
   ch.start((cmd) => dispatchPostlogin(s, cmd), cfg.idle_session_timeout);
 }

@@ -4,15 +4,17 @@
  * relative path and enforces permissions; chroot keeps ".." inside.
  */
 
+import { replyWithMessage } from '../dirmessage';
 import { expandPath, quotePath, type CommandTable, type Session } from '../session';
 
 function changeDir(s: Session, target: string): void {
   try {
     process.chdir(expandPath(s, target));
-    s.ch.reply(250, 'Directory successfully changed.');
   } catch {
     s.ch.reply(550, 'Failed to change directory.');
+    return;
   }
+  replyWithMessage(s, 250, 'Directory successfully changed.');
 }
 
 function pwd(s: Session): void {
