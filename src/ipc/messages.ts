@@ -72,9 +72,15 @@ export type LoginOutcome =
 
 /* ---------------- master ↔ priv ---------------- */
 
+/*
+ * Every request to priv carries the session's config: master holds it per
+ * session (main file, per-address file, reloads), so priv keeps no config
+ * of its own that could be stale.
+ */
 export interface PrivLoginRequest {
   readonly t: 'login';
   readonly id: number;
+  readonly config: Config;
   readonly remoteAddress: string;
   readonly user: string;
   readonly pass: string;
@@ -83,6 +89,7 @@ export interface PrivLoginRequest {
 export interface PrivCheckUser {
   readonly t: 'check_user';
   readonly id: number;
+  readonly config: Config;
   readonly user: string;
 }
 
@@ -105,7 +112,7 @@ export interface PrivChownRequest {
   readonly ino: string;
 }
 
-export type MasterToPriv = PrivConfigure | PrivLoginRequest | PrivCheckUser | PrivChownRequest;
+export type MasterToPriv = PrivLoginRequest | PrivCheckUser | PrivChownRequest;
 
 export type PrivToMaster =
   | { readonly t: 'ready' }

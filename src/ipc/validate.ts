@@ -83,15 +83,12 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
 }
 
 export function parseMasterToPriv(v: unknown): MasterToPriv | null {
-  // master and priv are both root and run this same code; the config is
+  // master and priv are both root and run this same code; a config is
   // master's own frozen object, so only its presence is checked here.
-  if (isObj(v) && v['t'] === 'configure' && isObj(v['config'])) {
-    return { t: 'configure', config: v['config'] as unknown as Config };
-  }
-  if (isObj(v) && v['t'] === 'check_user' && hasExactKeys(v, ['t', 'id', 'user'])) {
-    const { id, user } = v;
-    if (!isUint(id) || !isBoundedString(user, IPC_LIMITS.userMax)) return null;
-    return { t: 'check_user', id, user };
+  if (isObj(v) && v['t'] === 'check_user' && hasExactKeys(v, ['t', 'id', 'config', 'user'])) {
+    const { id, user, config } = v;
+    if (!isUint(id) || !isBoundedString(user, IPC_LIMITS.userMax) || !isObj(config)) return null;
+    return { t: 'check_user', id, config: config as unknown as Config, user };
   }
   if (isObj(v) && v['t'] === 'chown' && hasExactKeys(v, ['t', 'id', 'jailRoot', 'config', 'path', 'dev', 'ino'])) {
     const { id, jailRoot, config, path, dev, ino } = v;
@@ -100,13 +97,13 @@ export function parseMasterToPriv(v: unknown): MasterToPriv | null {
     return { t: 'chown', id, jailRoot, config: config as unknown as Config, path, dev, ino };
   }
   if (!isObj(v) || v['t'] !== 'login') return null;
-  if (!hasExactKeys(v, ['t', 'id', 'remoteAddress', 'user', 'pass'])) return null;
-  const { id, remoteAddress, user, pass } = v;
-  if (!isUint(id)) return null;
+  if (!hasExactKeys(v, ['t', 'id', 'config', 'remoteAddress', 'user', 'pass'])) return null;
+  const { id, config, remoteAddress, user, pass } = v;
+  if (!isUint(id) || !isObj(config)) return null;
   if (!isBoundedString(remoteAddress, 64)) return null;
   if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
   if (!isBoundedString(pass, IPC_LIMITS.passMax)) return null;
-  return { t: 'login', id, remoteAddress, user, pass };
+  return { t: 'login', id, config: config as unknown as Config, remoteAddress, user, pass };
 }
 
 function parseJail(v: unknown): JailSpec | null {

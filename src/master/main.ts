@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   process.title = 'tsftpd: master';
   process.umask(0o077);
   const log = createLogger();
-  const priv = new PrivSupervisor(config);
+  const priv = new PrivSupervisor();
   priv.start();
   const table = new SessionTable(config, priv, log, nopriv, readBanner(config, cmd.configFile));
   // Fill the pool before accepting, so the first client is served at pool

@@ -27,7 +27,6 @@ export class PrivSupervisor {
   private stopped = false;
   restarts = 0;
 
-  constructor(private config: Config) {}
 
   start(): void {
     if (this.stopped) return;
@@ -62,16 +61,10 @@ export class PrivSupervisor {
       process.stderr.write(`tsftpd: priv exited (code ${String(code)}, signal ${String(signal)}); restarting\n`);
       setTimeout(() => this.start(), RESTART_DELAY_MS);
     });
-    this.sendRaw({ t: 'configure', config: this.config });
   }
 
   get pid(): number | null {
     return this.child?.pid ?? null;
-  }
-
-  reconfigure(config: Config): void {
-    this.config = config;
-    this.sendRaw({ t: 'configure', config });
   }
 
   private sendRaw(msg: MasterToPriv): boolean {
@@ -95,10 +88,10 @@ export class PrivSupervisor {
   }
 
   /** Ask priv for a login decision; never rejects. */
-  login(remoteAddress: string, user: string, pass: string): Promise<LoginOutcome> {
+  login(config: Config, remoteAddress: string, user: string, pass: string): Promise<LoginOutcome> {
     return new Promise((resolve) => {
       const failed = (detail: string): void => resolve({ ok: false, reason: 'internal', detail });
-      this.request((id) => ({ t: 'login', id, remoteAddress, user, pass }), {
+      this.request((id) => ({ t: 'login', id, config, remoteAddress, user, pass }), {
         onResult: (r) => (r.t === 'login_result' ? resolve(r.outcome) : failed('mismatched answer from priv')),
         onFail: failed,
       });
@@ -106,9 +99,9 @@ export class PrivSupervisor {
   }
 
   /** USER-time userlist check; fails closed (false) when priv cannot answer. */
-  checkUser(user: string): Promise<boolean> {
+  checkUser(config: Config, user: string): Promise<boolean> {
     return new Promise((resolve) => {
-      this.request((id) => ({ t: 'check_user', id, user }), {
+      this.request((id) => ({ t: 'check_user', id, config, user }), {
         onResult: (r) => resolve(r.t === 'user_result' && r.allowed),
         onFail: () => resolve(false),
       });

@@ -186,7 +186,7 @@ export class SessionTable implements WorkerEvents {
 
   private onLogin(s: Session, w: WorkerProc, user: string, pass: string): void {
     w.state = 'authenticating';
-    void this.priv.login(s.info.remoteAddress, user, pass).then((outcome) => {
+    void this.priv.login(s.config, s.info.remoteAddress, user, pass).then((outcome) => {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
       if (outcome.ok) {
         s.login = outcome.decision;
@@ -217,7 +217,7 @@ export class SessionTable implements WorkerEvents {
 
   private onCheckUser(s: Session, w: WorkerProc, user: string): void {
     w.state = 'authenticating';
-    void this.priv.checkUser(user).then((allowed) => {
+    void this.priv.checkUser(s.config, user).then((allowed) => {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
       const close = allowed ? false : this.countFailure(s);
       if (!allowed) {

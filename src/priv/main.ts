@@ -8,7 +8,6 @@
  * it (fail closed), rather than guessing.
  */
 
-import type { Config } from '../config/options';
 import type { PrivToMaster } from '../ipc/messages';
 import { parseMasterToPriv } from '../ipc/validate';
 import { chownUpload } from './chown';
@@ -43,17 +42,11 @@ function send(msg: PrivToMaster): void {
   process.send(msg);
 }
 
-let config: Config | null = null;
-
 process.on('message', (raw: unknown) => {
   const msg = parseMasterToPriv(raw);
   if (msg === null) {
     process.stderr.write('tsftpd priv: malformed request from master; exiting\n');
     process.exit(1);
-  }
-  if (msg.t === 'configure') {
-    config = msg.config;
-    return;
   }
   if (msg.t === 'chown') {
     // The session's own config came with the request (master holds it).
@@ -61,15 +54,9 @@ process.on('message', (raw: unknown) => {
     send({ t: 'chown_result', id: msg.id, ok: r.ok, detail: r.ok ? '' : r.detail });
     return;
   }
-  const cfg = config;
+  const cfg = msg.config;
   if (msg.t === 'check_user') {
-    // Fail closed without a config: nobody is allowed.
-    if (cfg === null) send({ t: 'user_result', id: msg.id, allowed: false });
-    else void checkUser(cfg, msg.user).then((allowed) => send({ t: 'user_result', id: msg.id, allowed }));
-    return;
-  }
-  if (cfg === null) {
-    send({ t: 'login_result', id: msg.id, outcome: { ok: false, reason: 'internal', detail: 'priv not configured' } });
+    void checkUser(cfg, msg.user).then((allowed) => send({ t: 'user_result', id: msg.id, allowed }));
     return;
   }
   void acquire()
