@@ -278,6 +278,11 @@ export const OPTION_TABLE = [
   // Bounded: every ready worker is a live process holding memory; 64 is plenty
   // for a daemon whose accept rate is limited by fork+exec of new workers anyway.
   num('prefork_pool_size', 4, 'number of ready pre-forked workers the master keeps (0: fork on demand)', { min: 0, max: 64 }, 'tsftpd'),
+  bool('ban_enable', true, 'ban client addresses with too many failed logins across sessions (421 at connect)', 'tsftpd'),
+  num('ban_max_fails', 10, 'failed logins from one address within ban_window that start a ban (0: never)', { max: 1_000_000 }, 'tsftpd'),
+  num('ban_window', 600, 'seconds over which failed logins are counted for a ban', { min: 1 }, 'tsftpd'),
+  num('ban_time', 60, 'seconds of the first ban; each repeat offence doubles it', { min: 1 }, 'tsftpd'),
+  num('ban_max_time', 86400, 'longest ban in seconds', { min: 1 }, 'tsftpd'),
   str('virtual_users_file', null, 'built-in virtual users: a root-only file of name:hash[:option=value...] lines, managed by `tsftpd user`', 'tsftpd'),
 ] as const;
 
@@ -413,6 +418,12 @@ const IMPLEMENTED = [
   'virtual_users_file',
   'dirmessage_enable',
   'message_file',
+  'ban_enable',
+  'ban_max_fails',
+  'ban_window',
+  'ban_time',
+  'ban_max_time',
+  'tcp_wrappers',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

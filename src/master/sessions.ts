@@ -20,8 +20,23 @@ import type { Logger } from './log';
 import { Pool, type WorkerEvents, type WorkerProc } from './pool';
 import type { PrivSupervisor } from './privsup';
 import { checkConnectLimits, type ConnectRefusal } from './limits';
+import { BanList } from './ban';
+import { HostsAccess } from './tcpwrap';
+import { formatConfigError, parseConfigText, readConfigFile } from '../config/parse';
 
 type Phase = 'queued' | 'prelogin' | 'postlogin' | 'closed';
+
+type Admission =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly cause: string; readonly text: string; readonly detail: string };
+
+/** tcp_wrappers' setenv VSFTPD_LOAD_CONF: a per-address file on top of the main config. */
+function loadPerAddressConfig(base: Config, file: string): { ok: true; config: Config } | { ok: false; detail: string } {
+  const read = readConfigFile(file, 0);
+  if (!read.ok) return { ok: false, detail: formatConfigError(read.error) };
+  const r = parseConfigText(read.text, file, base);
+  return r.ok ? { ok: true, config: r.config } : { ok: false, detail: formatConfigError(r.error) };
+}
 
 interface Session {
   readonly info: SessionInfo;
@@ -42,6 +57,8 @@ function normalize(addr: string): string {
 export class SessionTable implements WorkerEvents {
   private readonly sessions = new Map<number, Session>();
   private readonly perIp = new Map<string, number>();
+  private readonly bans = new BanList();
+  private readonly hostsAccess = new HostsAccess();
   private nextId = 1;
   readonly pool: Pool;
 
@@ -79,12 +96,12 @@ export class SessionTable implements WorkerEvents {
       return;
     }
     const ip = normalize(remote);
-    // SECURITY: limits are enforced here, before any worker is involved, so
-    // a flood of connections costs no process.
-    const refusal: ConnectRefusal | null = checkConnectLimits(this.config, this.sessions.size, this.perIp.get(ip) ?? 0);
-    if (refusal !== null) {
-      this.log.info({ event: 'connect_refused', ip, cause: refusal.cause }, 'connection refused');
-      socket.end(`421 ${refusal.text}\r\n`);
+    // SECURITY: access rules and limits are enforced here, before any
+    // worker is involved, so a refused connection costs no process.
+    const admitted = this.admit(ip);
+    if (!admitted.ok) {
+      this.log.info({ event: 'connect_refused', ip, cause: admitted.cause, detail: admitted.detail }, 'connection refused');
+      socket.end(`421 ${admitted.text}\r\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
@@ -99,7 +116,7 @@ export class SessionTable implements WorkerEvents {
     };
     const s: Session = {
       info,
-      config: this.config,
+      config: admitted.config,
       socket,
       phase: 'queued',
       w1: null,
@@ -111,6 +128,27 @@ export class SessionTable implements WorkerEvents {
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.log.debug({ event: 'connect', session: info.id, ip }, 'connect');
     void this.pool.take().then((w) => this.assignPrelogin(s, w));
+  }
+
+  /** tcp_wrappers, bans, then max_clients / max_per_ip; the session's config. */
+  private admit(ip: string): Admission {
+    let config = this.config;
+    if (config.tcp_wrappers) {
+      const d = this.hostsAccess.check(ip);
+      if (!d.allowed) return { ok: false, cause: 'tcp_wrappers', text: 'Service not available.', detail: '' };
+      if (d.loadConf !== null) {
+        const per = loadPerAddressConfig(config, d.loadConf);
+        if (!per.ok) return { ok: false, cause: 'config', text: 'Service not available.', detail: per.detail };
+        config = per.config;
+      }
+    }
+    const banned = this.bans.bannedFor(config, ip);
+    if (banned > 0) {
+      return { ok: false, cause: 'banned', text: 'Too many failed logins from your address; try later.', detail: `${banned}s left` };
+    }
+    const refusal: ConnectRefusal | null = checkConnectLimits(config, this.sessions.size, this.perIp.get(ip) ?? 0);
+    if (refusal !== null) return { ok: false, cause: refusal.cause, text: refusal.text, detail: '' };
+    return { ok: true, config };
   }
 
   private assignPrelogin(s: Session, w: WorkerProc): void {
@@ -211,6 +249,9 @@ export class SessionTable implements WorkerEvents {
   /** Failed logins and userlist refusals count alike (vsftpd). */
   private countFailure(s: Session): boolean {
     s.loginFails++;
+    const ip = normalize(s.info.remoteAddress);
+    const ban = this.bans.recordFailure(s.config, ip);
+    if (ban > 0) this.log.warn({ event: 'ban', ip, seconds: ban }, 'address banned after repeated login failures');
     // SECURITY: max_login_fails bounds password guesses per connection.
     return s.config.max_login_fails > 0 && s.loginFails >= s.config.max_login_fails;
   }
