@@ -424,6 +424,7 @@ const IMPLEMENTED = [
   'ban_time',
   'ban_max_time',
   'tcp_wrappers',
+  'pasv_addr_resolve',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

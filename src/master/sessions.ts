@@ -21,6 +21,7 @@ import { Pool, type WorkerEvents, type WorkerProc } from './pool';
 import type { PrivSupervisor } from './privsup';
 import { checkConnectLimits, type ConnectRefusal } from './limits';
 import { BanList } from './ban';
+import { withResolvedPasvAddress } from './pasvaddr';
 import { HostsAccess } from './tcpwrap';
 import { formatConfigError, parseConfigText, readConfigFile } from '../config/parse';
 
@@ -278,7 +279,7 @@ export class SessionTable implements WorkerEvents {
     }
     w1.state = 'postlogin';
     s.phase = 'postlogin';
-    void this.pool.take().then((w2) => {
+    void Promise.all([this.pool.take(), withResolvedPasvAddress(login.config)]).then(([w2, config]) => {
       if (s.phase === 'closed' || socket.destroyed) {
         this.pool.markReady(w2);
         return;
@@ -288,7 +289,7 @@ export class SessionTable implements WorkerEvents {
       s.w2 = w2;
       // The session runs on the config priv resolved for this user
       // (main config plus user_config_dir and virtual-user options).
-      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config: login.config, login, pending }, socket, false);
+      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config, login, pending }, socket, false);
       // Sent without keepOpen: master's descriptor is gone now, W2 owns it.
       s.socket = null;
       if (!sent) this.endSession(s, 'could not hand the session to a worker');
