@@ -425,6 +425,8 @@ const IMPLEMENTED = [
   'ban_max_time',
   'tcp_wrappers',
   'pasv_addr_resolve',
+  'connect_from_port_20',
+  'ftp_data_port',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

@@ -112,13 +112,29 @@ export interface PrivChownRequest {
   readonly ino: string;
 }
 
-export type MasterToPriv = PrivLoginRequest | PrivCheckUser | PrivChownRequest;
+/**
+ * connect_from_port_20: priv binds ftp_data_port on the control connection's
+ * local address and connects to the control peer. SECURITY: the worker
+ * names only the port; both addresses come from master's session record.
+ */
+export interface PrivDataConnect {
+  readonly t: 'data_connect';
+  readonly id: number;
+  readonly config: Config;
+  readonly localAddress: string;
+  readonly remoteAddress: string;
+  readonly port: number;
+}
+
+export type MasterToPriv = PrivLoginRequest | PrivCheckUser | PrivChownRequest | PrivDataConnect;
 
 export type PrivToMaster =
   | { readonly t: 'ready' }
   | { readonly t: 'login_result'; readonly id: number; readonly outcome: LoginOutcome }
   | { readonly t: 'user_result'; readonly id: number; readonly allowed: boolean }
-  | { readonly t: 'chown_result'; readonly id: number; readonly ok: boolean; readonly detail: string };
+  | { readonly t: 'chown_result'; readonly id: number; readonly ok: boolean; readonly detail: string }
+  /** With ok, the connected (paused) socket travels as the message's handle. */
+  | { readonly t: 'data_connect_result'; readonly id: number; readonly ok: boolean; readonly detail: string };
 
 /* ---------------- master ↔ worker ---------------- */
 
@@ -159,7 +175,15 @@ export interface ChownResultToWorker {
   readonly ok: boolean;
 }
 
+/** With ok, the connected data socket is the message's handle. */
+export interface DataSocketToWorker {
+  readonly t: 'data_socket';
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
 export type MasterToWorker =
+  | DataSocketToWorker
   | AssignPrelogin
   | AssignPostlogin
   | LoginResultToWorker
@@ -171,6 +195,8 @@ export type WorkerToMaster =
   | { readonly t: 'check_user'; readonly user: string }
   | { readonly t: 'login'; readonly user: string; readonly pass: string }
   | { readonly t: 'handoff'; readonly pending: string }
+  /** Post-login, connect_from_port_20: connect from port 20 to the client's port. */
+  | { readonly t: 'data_connect'; readonly port: number }
   /** Post-login, chown_uploads: path inside the jail, (dev, ino) as decimal. */
   | { readonly t: 'chown_upload'; readonly path: string; readonly dev: string; readonly ino: string };
 

@@ -31,9 +31,9 @@ export const WORKER_POLICY: Readonly<Record<WorkerState, ReadonlySet<Kind>>> = O
   // One request in flight at a time: another is a protocol violation.
   authenticating: new Set<Kind>(),
   handing_off: new Set<Kind>(['handoff']),
-  // Post-login: chown of an anonymous upload (master also checks that the
-  // session is anonymous and chown_uploads is on).
-  postlogin: new Set<Kind>(['chown_upload']),
+  // Post-login: a data connection from port 20, chown of an anonymous
+  // upload (master also checks the session's config allows each).
+  postlogin: new Set<Kind>(['data_connect', 'chown_upload']),
 });
 
 export function workerMaySend(state: WorkerState, kind: Kind): boolean {

@@ -60,6 +60,11 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
       if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
       return { t: 'check_user', user };
     }
+    case 'data_connect': {
+      const port = v['port'];
+      if (!hasExactKeys(v, ['t', 'port']) || !isUint(port, 65535) || port === 0) return null;
+      return { t: 'data_connect', port };
+    }
     case 'chown_upload': {
       const { path, dev, ino } = v;
       if (!hasExactKeys(v, ['t', 'path', 'dev', 'ino'])) return null;
@@ -89,6 +94,12 @@ export function parseMasterToPriv(v: unknown): MasterToPriv | null {
     const { id, user, config } = v;
     if (!isUint(id) || !isBoundedString(user, IPC_LIMITS.userMax) || !isObj(config)) return null;
     return { t: 'check_user', id, config: config as unknown as Config, user };
+  }
+  if (isObj(v) && v['t'] === 'data_connect' && hasExactKeys(v, ['t', 'id', 'config', 'localAddress', 'remoteAddress', 'port'])) {
+    const { id, config, localAddress, remoteAddress, port } = v;
+    if (!isUint(id) || !isObj(config) || !isUint(port, 65535)) return null;
+    if (!isBoundedString(localAddress, 64) || !isBoundedString(remoteAddress, 64)) return null;
+    return { t: 'data_connect', id, config: config as unknown as Config, localAddress, remoteAddress, port };
   }
   if (isObj(v) && v['t'] === 'chown' && hasExactKeys(v, ['t', 'id', 'jailRoot', 'config', 'path', 'dev', 'ino'])) {
     const { id, jailRoot, config, path, dev, ino } = v;
@@ -159,6 +170,9 @@ export function parsePrivMessage(v: unknown): PrivToMaster | null {
   if (v['t'] === 'ready') return { t: 'ready' };
   if (v['t'] === 'user_result' && isUint(v['id']) && typeof v['allowed'] === 'boolean') {
     return { t: 'user_result', id: v['id'], allowed: v['allowed'] };
+  }
+  if (v['t'] === 'data_connect_result' && isUint(v['id']) && typeof v['ok'] === 'boolean' && isBoundedString(v['detail'], 1024)) {
+    return { t: 'data_connect_result', id: v['id'], ok: v['ok'], detail: v['detail'] };
   }
   if (v['t'] === 'chown_result' && isUint(v['id']) && typeof v['ok'] === 'boolean' && isBoundedString(v['detail'], 1024)) {
     return { t: 'chown_result', id: v['id'], ok: v['ok'], detail: v['detail'] };

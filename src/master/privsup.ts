@@ -5,6 +5,7 @@
  */
 
 import { fork, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Config } from '../config/options';
 import type { LoginOutcome, MasterToPriv, PrivToMaster } from '../ipc/messages';
@@ -16,7 +17,7 @@ const RESTART_DELAY_MS = 200;
 type Result = Extract<PrivToMaster, { id: number }>;
 /** A request in flight: what to do with priv's answer, or with priv's death. */
 interface Pending {
-  readonly onResult: (r: Result) => void;
+  readonly onResult: (r: Result, handle: net.Socket | null) => void;
   readonly onFail: (detail: string) => void;
 }
 
@@ -38,7 +39,8 @@ export class PrivSupervisor {
       env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
     });
     this.child = child;
-    child.on('message', (raw: unknown) => {
+    child.on('message', (raw: unknown, handle: unknown) => {
+      const socket = handle instanceof net.Socket ? handle : null;
       const msg = parsePrivMessage(raw);
       if (msg === null) {
         // Both sides are ours: a bad message means priv is broken. Restart it.
@@ -46,11 +48,14 @@ export class PrivSupervisor {
         child.kill('SIGKILL');
         return;
       }
-      if (msg.t === 'login_result' || msg.t === 'user_result' || msg.t === 'chown_result') {
-        const p = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
-        if (p !== undefined) p.onResult(msg);
+      if (msg.t === 'ready') {
+        socket?.destroy();
+        return;
       }
+      const p = this.pending.get(msg.id);
+      this.pending.delete(msg.id);
+      if (p !== undefined) p.onResult(msg, socket);
+      else socket?.destroy();
     });
     child.on('error', () => undefined);
     child.on('exit', (code, signal) => {
@@ -114,6 +119,22 @@ export class PrivSupervisor {
       this.request((id) => ({ t: 'chown', id, jailRoot, config, path, dev, ino }), {
         onResult: (r) => resolve(r.t === 'chown_result' ? { ok: r.ok, detail: r.detail } : { ok: false, detail: 'mismatched answer' }),
         onFail: (detail) => resolve({ ok: false, detail }),
+      });
+    });
+  }
+
+  /** connect_from_port_20: a connected, paused socket, or the reason why not. */
+  dataConnect(config: Config, localAddress: string, remoteAddress: string, port: number): Promise<{ socket: net.Socket | null; detail: string }> {
+    return new Promise((resolve) => {
+      this.request((id) => ({ t: 'data_connect', id, config, localAddress, remoteAddress, port }), {
+        onResult: (r, handle) => {
+          if (r.t === 'data_connect_result' && r.ok && handle !== null) resolve({ socket: handle, detail: '' });
+          else {
+            handle?.destroy();
+            resolve({ socket: null, detail: r.t === 'data_connect_result' ? r.detail : 'mismatched answer' });
+          }
+        },
+        onFail: (detail) => resolve({ socket: null, detail }),
       });
     });
   }

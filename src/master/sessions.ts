@@ -196,6 +196,9 @@ export class SessionTable implements WorkerEvents {
       case 'handoff':
         this.onHandoff(s, w, msg.pending);
         return;
+      case 'data_connect':
+        this.onDataConnect(s, w, msg.port);
+        return;
       case 'chown_upload':
         this.onChownUpload(s, w, msg.path, msg.dev, msg.ino);
         return;
@@ -293,6 +296,27 @@ export class SessionTable implements WorkerEvents {
       // Sent without keepOpen: master's descriptor is gone now, W2 owns it.
       s.socket = null;
       if (!sent) this.endSession(s, 'could not hand the session to a worker');
+    });
+  }
+
+  /* SECURITY: only for a logged-in session whose config asks for port 20. */
+  private onDataConnect(s: Session, w: WorkerProc, port: number): void {
+    const login = s.login;
+    if (s.w2 !== w || login === null || !login.config.connect_from_port_20) {
+      this.onViolation(w, 'data_connect not allowed for this session');
+      return;
+    }
+    void this.priv.dataConnect(login.config, s.info.localAddress, s.info.remoteAddress, port).then((r) => {
+      if (!w.alive) {
+        r.socket?.destroy();
+        return;
+      }
+      if (r.socket === null) {
+        this.log.info({ event: 'data_connect_failed', session: s.info.id, port, detail: r.detail }, 'port-20 connect failed');
+        w.send({ t: 'data_socket', ok: false, detail: r.detail });
+        return;
+      }
+      if (!w.send({ t: 'data_socket', ok: true, detail: '' }, r.socket, false)) r.socket.destroy();
     });
   }
 

@@ -11,6 +11,7 @@
 import type { PrivToMaster } from '../ipc/messages';
 import { parseMasterToPriv } from '../ipc/validate';
 import { chownUpload } from './chown';
+import { connectFromDataPort } from './dataconnect';
 import { checkUser, decideLogin } from './login';
 
 process.title = 'tsftpd: priv';
@@ -52,6 +53,19 @@ process.on('message', (raw: unknown) => {
     // The session's own config came with the request (master holds it).
     const r = chownUpload(msg.config, msg.jailRoot, msg.path, msg.dev, msg.ino);
     send({ t: 'chown_result', id: msg.id, ok: r.ok, detail: r.ok ? '' : r.detail });
+    return;
+  }
+  if (msg.t === 'data_connect') {
+    const id = msg.id;
+    void connectFromDataPort(msg.config, msg.localAddress, msg.remoteAddress, msg.port).then((r) => {
+      if (!r.ok) {
+        send({ t: 'data_connect_result', id, ok: false, detail: r.detail });
+        return;
+      }
+      // The socket goes to master (and on to the worker); priv's copy closes.
+      if (process.send === undefined || !process.connected) process.exit(1);
+      process.send({ t: 'data_connect_result', id, ok: true, detail: '' } satisfies PrivToMaster, r.socket);
+    });
     return;
   }
   const cfg = msg.config;

@@ -12,6 +12,7 @@
 import * as net from 'node:net';
 import type { Config } from '../config/options';
 import type { SessionInfo } from '../ipc/messages';
+import { requestDataSocket } from './ipc';
 
 export type DataOpenResult =
   | { readonly ok: true; readonly socket: net.Socket }
@@ -182,7 +183,16 @@ export class DataChannel {
     });
   }
 
-  private connectActive(a: Active): Promise<DataOpenResult> {
+  private async connectActive(a: Active): Promise<DataOpenResult> {
+    // Port 20 needs root: priv makes the connection (to the control peer
+    // only) and hands over the socket. With port_promiscuous the target may
+    // be another host, which priv never connects to: the worker does it.
+    if (this.cfg.connect_from_port_20 && !this.cfg.port_promiscuous) {
+      const r = await requestDataSocket(a.port);
+      if (r.socket === null) return { ok: false, code: 425, text: 'Failed to establish connection.', cause: r.detail };
+      r.socket.on('error', () => undefined);
+      return { ok: true, socket: r.socket };
+    }
     return new Promise((resolve) => {
       const sock = net.connect({ host: a.host, port: a.port, localAddress: this.session.localAddress });
       const timer = setTimeout(() => {

@@ -4,7 +4,8 @@
  * them (ipc/policy.ts).
  */
 
-import type { ChownResultToWorker, LoginResultToWorker, UserResultToWorker, WorkerToMaster } from '../ipc/messages';
+import type * as net from 'node:net';
+import type { ChownResultToWorker, DataSocketToWorker, LoginResultToWorker, UserResultToWorker, WorkerToMaster } from '../ipc/messages';
 
 export function sendToMaster(msg: WorkerToMaster, onSent?: () => void): void {
   if (process.send === undefined || !process.connected) {
@@ -68,4 +69,21 @@ export function deliverChownResult(r: ChownResultToWorker): void {
   chownWaiter = null;
   if (w === null) process.exit(1);
   w(r);
+}
+
+let dataWaiter: ((r: { socket: net.Socket | null; detail: string }) => void) | null = null;
+
+/** connect_from_port_20: priv connects from port 20 to the client's `port`. */
+export function requestDataSocket(port: number): Promise<{ socket: net.Socket | null; detail: string }> {
+  return new Promise((resolve) => {
+    dataWaiter = resolve;
+    sendToMaster({ t: 'data_connect', port });
+  });
+}
+
+export function deliverDataSocket(r: DataSocketToWorker, socket: net.Socket | null): void {
+  const w = dataWaiter;
+  dataWaiter = null;
+  if (w === null) process.exit(1);
+  w({ socket: r.ok ? socket : null, detail: r.detail });
 }

@@ -7,7 +7,7 @@
  */
 
 import * as fs from 'node:fs';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 // Loaded now, while the full filesystem is visible: after chroot a require
 // of a module not yet loaded fails (reference/node-facts.md).
 import '../config/options';
@@ -16,7 +16,7 @@ import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/mes
 import { ControlChannel } from '../protocol/control';
 import { runPrelogin } from './prelogin';
 import { runPostlogin } from './postlogin';
-import { deliverChownResult, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
+import { deliverChownResult, deliverDataSocket, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
 
 process.title = 'tsftpd: pool';
@@ -77,6 +77,11 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
 function onMessage(raw: unknown, handle: unknown): void {
   // master is trusted; still, anything unexpected ends this process.
   const msg = raw as MasterToWorker;
+  if (msg.t === 'data_socket') {
+    if (!assigned) process.exit(1);
+    deliverDataSocket(msg, handle instanceof net.Socket ? handle : null);
+    return;
+  }
   if (msg.t === 'login_result' || msg.t === 'user_result' || msg.t === 'chown_result') {
     if (!assigned) process.exit(1);
     if (msg.t === 'login_result') deliverLoginResult(msg);
