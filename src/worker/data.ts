@@ -13,6 +13,7 @@ import * as net from 'node:net';
 import type { Config } from '../config/options';
 import type { SessionInfo } from '../ipc/messages';
 import { requestDataSocket } from './ipc';
+import { logEvent } from './log';
 
 export type DataOpenResult =
   | { readonly ok: true; readonly socket: net.Socket }
@@ -146,8 +147,26 @@ export class DataChannel {
     return true;
   }
 
-  /** Establish the data connection for a transfer command. */
+  /**
+   * Establish the data connection for a transfer command. Every failure is
+   * logged with its cause — what admins lack when passive mode fails.
+   */
   async open(): Promise<DataOpenResult> {
+    const mode = this.passive !== null ? 'passive' : this.active !== null ? 'active' : 'none';
+    const r = await this.establish();
+    if (!r.ok) {
+      logEvent('data_connection_failed', {
+        session: this.session.id,
+        client: normalizeAddress(this.session.remoteAddress),
+        mode,
+        reply: r.code,
+        cause: r.cause,
+      });
+    }
+    return r;
+  }
+
+  private async establish(): Promise<DataOpenResult> {
     const passive = this.passive;
     const active = this.active;
     if (passive !== null) {
