@@ -5,14 +5,13 @@
  * parses FTP and never reads from a client.
  */
 
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
-import * as userid from 'userid';
 import type { Config } from '../config/options';
-import { formatConfigError, loadConfigFile, unimplementedOptionsWarning } from '../config/parse';
 import { VERSION } from '../version';
 import { userCommand } from '../cli/user';
+import { checkConfig } from './checkconfig';
+import { loadRuntimeConfig } from './runtime-config';
 import { parseCommandLine, USAGE } from './cmdline';
 import { createLogger } from './log';
 import { PrivSupervisor } from './privsup';
@@ -22,45 +21,6 @@ import { SessionTable } from './sessions';
 function refuse(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
-}
-
-function lookupNopriv(cfg: Config, file: string): { uid: number; gid: number } {
-  const name = cfg.nopriv_user ?? '';
-  try {
-    return userid.ids(name);
-  } catch {
-    return refuse(`tsftpd: ${file}: nopriv_user: user ${JSON.stringify(name)} does not exist`);
-  }
-}
-
-/*
- * SECURITY: the pre-login jail must be a root-owned directory nobody else
- * can write; otherwise a local user could plant files that the jailed
- * worker's libc would read.
- */
-function checkSecureChrootDir(cfg: Config, file: string): void {
-  const dir = cfg.secure_chroot_dir ?? '';
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    return refuse(`tsftpd: ${file}: secure_chroot_dir: ${dir} does not exist`);
-  }
-  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
-    refuse(`tsftpd: ${file}: secure_chroot_dir: ${dir} must be a directory owned by root and writable by nobody else`);
-  }
-}
-
-/** banner_file, read once as root; W1 cannot reach it from its jail. */
-function readBanner(cfg: Config, file: string): string | null {
-  if (cfg.banner_file === null) return null;
-  try {
-    const st = fs.statSync(cfg.banner_file);
-    if (!st.isFile() || st.size > 64 * 1024) throw new Error('not a regular file of at most 64 KiB');
-    return fs.readFileSync(cfg.banner_file, 'utf8');
-  } catch (e: unknown) {
-    return refuse(`tsftpd: ${file}: banner_file: ${cfg.banner_file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
 }
 
 function listenAddresses(cfg: Config): Array<{ host: string; ipv6Only: boolean }> {
@@ -96,17 +56,18 @@ async function main(): Promise<void> {
     return;
   }
   if (cmd.kind === 'error') refuse(`tsftpd: ${cmd.message}`);
+  if (cmd.kind === 'check') {
+    process.exitCode = checkConfig(cmd.configFile, cmd.overrides);
+    return;
+  }
 
   if (process.getuid?.() !== 0) refuse('tsftpd: must be started as root');
 
-  const loaded = loadConfigFile(cmd.configFile, cmd.overrides);
-  if (!loaded.ok) refuse(formatConfigError(loaded.error));
-  const config = loaded.config;
-  const warning = unimplementedOptionsWarning(loaded.set, config);
-  if (warning !== null) process.stderr.write(`${warning}\n`);
-
-  const nopriv = lookupNopriv(config, cmd.configFile);
-  checkSecureChrootDir(config, cmd.configFile);
+  const loaded = loadRuntimeConfig(cmd.configFile, cmd.overrides);
+  if (!loaded.ok) refuse(loaded.message);
+  let running = loaded.rc;
+  const config = running.config;
+  if (running.warning !== null) process.stderr.write(`${running.warning}\n`);
   const addresses = listenAddresses(config);
   if (addresses.length === 0) {
     refuse(`tsftpd: ${cmd.configFile}: listen: inetd mode (listen=NO and listen_ipv6=NO) is not supported; set listen=YES`);
@@ -118,7 +79,7 @@ async function main(): Promise<void> {
   const log = createLogger();
   const priv = new PrivSupervisor();
   priv.start();
-  const table = new SessionTable(config, priv, log, nopriv, readBanner(config, cmd.configFile));
+  const table = new SessionTable(config, priv, log, running.nopriv, running.banner);
   // Fill the pool before accepting, so the first client is served at pool
   // speed too (bounded: a slow machine still starts).
   await table.pool.warm(10_000);
@@ -156,8 +117,25 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Reload arrives with the operations issue; until then SIGHUP must not kill.
-  process.on('SIGHUP', () => log.warn({ event: 'sighup' }, 'SIGHUP: reload is not implemented yet; ignored'));
+  // SIGHUP: new sessions get the new config; live sessions keep theirs
+  // (each session holds its own). A bad config is refused and logged; the
+  // running one stays. Listen settings need a restart (as vsftpd).
+  process.on('SIGHUP', () => {
+    const next = loadRuntimeConfig(cmd.configFile, cmd.overrides);
+    if (!next.ok) {
+      log.error({ event: 'reload_failed', error: next.message }, 'SIGHUP: config refused; keeping the running one');
+      return;
+    }
+    const c = next.rc.config;
+    const old = running.config;
+    if (c.listen_port !== old.listen_port || c.listen_address !== old.listen_address || c.listen_address6 !== old.listen_address6 || c.listen !== old.listen || c.listen_ipv6 !== old.listen_ipv6) {
+      log.warn({ event: 'reload_listen_ignored' }, 'SIGHUP: listen settings changed; they take effect at the next start');
+    }
+    running = next.rc;
+    table.setConfig(c, next.rc.nopriv, next.rc.banner);
+    if (next.rc.warning !== null) log.warn({ event: 'unimplemented_options' }, next.rc.warning);
+    log.info({ event: 'reloaded' }, 'SIGHUP: config reloaded');
+  });
 }
 
 void main().catch((e: unknown) => {
