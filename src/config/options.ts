@@ -283,6 +283,9 @@ export const OPTION_TABLE = [
   num('ban_window', 600, 'seconds over which failed logins are counted for a ban', { min: 1 }, 'tsftpd'),
   num('ban_time', 60, 'seconds of the first ban; each repeat offence doubles it', { min: 1 }, 'tsftpd'),
   num('ban_max_time', 86400, 'longest ban in seconds', { min: 1 }, 'tsftpd'),
+  bool('metrics_enable', false, 'serve Prometheus metrics on metrics_address:metrics_port/metrics', 'tsftpd'),
+  str('metrics_address', '127.0.0.1', 'address of the metrics endpoint (loopback by default)', 'tsftpd'),
+  num('metrics_port', 9121, 'port of the metrics endpoint', { min: 1, max: 65535 }, 'tsftpd'),
   str('virtual_users_file', null, 'built-in virtual users: a root-only file of name:hash[:option=value...] lines, managed by `tsftpd user`', 'tsftpd'),
 ] as const;
 
@@ -427,6 +430,9 @@ const IMPLEMENTED = [
   'pasv_addr_resolve',
   'connect_from_port_20',
   'ftp_data_port',
+  'metrics_enable',
+  'metrics_address',
+  'metrics_port',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

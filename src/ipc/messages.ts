@@ -195,10 +195,18 @@ export type WorkerToMaster =
   | { readonly t: 'check_user'; readonly user: string }
   | { readonly t: 'login'; readonly user: string; readonly pass: string }
   | { readonly t: 'handoff'; readonly pending: string }
+  /** Post-login: a transfer ended (for metrics). */
+  | { readonly t: 'transfer_done'; readonly direction: 'in' | 'out'; readonly bytes: number; readonly ok: boolean }
+  /** Post-login: a data connection could not be established (for metrics). */
+  | { readonly t: 'data_failed'; readonly cause: DataFailure }
   /** Post-login, connect_from_port_20: connect from port 20 to the client's port. */
   | { readonly t: 'data_connect'; readonly port: number }
   /** Post-login, chown_uploads: path inside the jail, (dev, ino) as decimal. */
   | { readonly t: 'chown_upload'; readonly path: string; readonly dev: string; readonly ino: string };
+
+/** Why a data connection failed; a closed set, so metrics stay bounded. */
+export const DATA_FAILURES = ['accept_timeout', 'bad_ip', 'connect_failed', 'port20_failed', 'no_setup', 'tls'] as const;
+export type DataFailure = (typeof DATA_FAILURES)[number];
 
 /** Limits on what a worker may put in a message (vsftpd: 128-byte names). */
 export const IPC_LIMITS = Object.freeze({

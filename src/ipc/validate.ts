@@ -7,6 +7,7 @@
 
 import type { Config } from '../config/options';
 import {
+  DATA_FAILURES,
   IPC_LIMITS,
   type LoginOutcome,
   type MasterToPriv,
@@ -59,6 +60,19 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
       if (!hasExactKeys(v, ['t', 'user'])) return null;
       if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
       return { t: 'check_user', user };
+    }
+    case 'transfer_done': {
+      const { direction, bytes, ok } = v;
+      if (!hasExactKeys(v, ['t', 'direction', 'bytes', 'ok'])) return null;
+      if ((direction !== 'in' && direction !== 'out') || typeof ok !== 'boolean') return null;
+      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) return null;
+      return { t: 'transfer_done', direction, bytes, ok };
+    }
+    case 'data_failed': {
+      const cause = v['cause'];
+      if (!hasExactKeys(v, ['t', 'cause'])) return null;
+      const known = DATA_FAILURES.find((c) => c === cause);
+      return known === undefined ? null : { t: 'data_failed', cause: known };
     }
     case 'data_connect': {
       const port = v['port'];

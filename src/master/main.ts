@@ -12,6 +12,7 @@ import { VERSION } from '../version';
 import { userCommand } from '../cli/user';
 import { checkConfig } from './checkconfig';
 import { loadRuntimeConfig } from './runtime-config';
+import { startMetricsServer } from './metrics';
 import { parseCommandLine, USAGE } from './cmdline';
 import { createLogger } from './log';
 import { PrivSupervisor } from './privsup';
@@ -95,6 +96,15 @@ async function main(): Promise<void> {
     });
     server.on('error', (e) => log.error({ event: 'listener_error', err: e.message }, 'listener error'));
     servers.push(server);
+  }
+  if (config.metrics_enable) {
+    const m = table.metrics;
+    const host = config.metrics_address ?? '127.0.0.1';
+    await startMetricsServer(m, host, config.metrics_port, () => {
+      m.sessions.set(table.count);
+      m.poolReady.set(table.pool.readyCount);
+      m.privRestarts.set(priv.restarts);
+    }).catch((e: unknown) => refuse(`tsftpd: metrics_port: cannot listen on ${host}:${config.metrics_port}: ${e instanceof Error ? e.message : String(e)}`));
   }
   log.info({ event: 'started', version: VERSION, port: config.listen_port, pid: process.pid }, 'tsftpd started');
 

@@ -21,6 +21,7 @@ import { Pool, type WorkerEvents, type WorkerProc } from './pool';
 import type { PrivSupervisor } from './privsup';
 import { checkConnectLimits, type ConnectRefusal } from './limits';
 import { BanList } from './ban';
+import { Metrics } from './metrics';
 import { withResolvedPasvAddress } from './pasvaddr';
 import { HostsAccess } from './tcpwrap';
 import { formatConfigError, parseConfigText, readConfigFile } from '../config/parse';
@@ -71,6 +72,7 @@ export class SessionTable implements WorkerEvents {
     private nopriv: { readonly uid: number; readonly gid: number },
     /** banner_file's text, read by master at start (W1's jail hides it). */
     private banner: string | null,
+    readonly metrics: Metrics = new Metrics(),
   ) {
     this.pool = new Pool(config.prefork_pool_size, this);
   }
@@ -100,7 +102,9 @@ export class SessionTable implements WorkerEvents {
     // SECURITY: access rules and limits are enforced here, before any
     // worker is involved, so a refused connection costs no process.
     const admitted = this.admit(ip);
+    this.metrics.connections.inc();
     if (!admitted.ok) {
+      this.metrics.refused.inc({ cause: admitted.cause });
       this.log.info({ event: 'connect_refused', ip, cause: admitted.cause, detail: admitted.detail }, 'connection refused');
       socket.end(`421 ${admitted.text}\r\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
@@ -178,6 +182,8 @@ export class SessionTable implements WorkerEvents {
 
   onMessage(w: WorkerProc, msg: WorkerToMaster): void {
     if (msg.t === 'ready') {
+      this.metrics.spawns.inc();
+      this.metrics.spawnSeconds.inc({}, Number(process.hrtime.bigint() - w.spawnedAt) / 1e9);
       this.pool.markReady(w);
       return;
     }
@@ -201,6 +207,13 @@ export class SessionTable implements WorkerEvents {
         return;
       case 'chown_upload':
         this.onChownUpload(s, w, msg.path, msg.dev, msg.ino);
+        return;
+      case 'transfer_done':
+        this.metrics.transfers.inc({ direction: msg.direction, result: msg.ok ? 'ok' : 'failed' });
+        this.metrics.bytes.inc({ direction: msg.direction }, msg.bytes);
+        return;
+      case 'data_failed':
+        this.metrics.dataRefused.inc({ cause: msg.cause });
         return;
     }
   }
@@ -230,6 +243,7 @@ export class SessionTable implements WorkerEvents {
     w.state = 'authenticating';
     void this.priv.login(s.config, s.info.remoteAddress, user, pass).then((outcome) => {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
+      this.metrics.logins.inc({ result: outcome.ok ? 'ok' : 'failed', kind: outcome.ok ? outcome.decision.kind : outcome.reason });
       if (outcome.ok) {
         s.login = outcome.decision;
         this.log.info(

@@ -11,13 +11,13 @@
 
 import * as net from 'node:net';
 import type { Config } from '../config/options';
-import type { SessionInfo } from '../ipc/messages';
-import { requestDataSocket } from './ipc';
+import type { DataFailure, SessionInfo } from '../ipc/messages';
+import { requestDataSocket, sendToMaster } from './ipc';
 import { logEvent } from './log';
 
 export type DataOpenResult =
   | { readonly ok: true; readonly socket: net.Socket }
-  | { readonly ok: false; readonly code: number; readonly text: string; readonly cause: string };
+  | { readonly ok: false; readonly code: number; readonly text: string; readonly kind: DataFailure; readonly cause: string };
 
 /** "::ffff:1.2.3.4" and "1.2.3.4" are one peer. */
 export function normalizeAddress(addr: string): string {
@@ -160,8 +160,10 @@ export class DataChannel {
         client: normalizeAddress(this.session.remoteAddress),
         mode,
         reply: r.code,
+        kind: r.kind,
         cause: r.cause,
       });
+      sendToMaster({ t: 'data_failed', cause: r.kind });
     }
     return r;
   }
@@ -174,10 +176,10 @@ export class DataChannel {
       this.passive = null;
       passive.server.close();
       if (outcome === null) {
-        return { ok: false, code: 425, text: 'Failed to establish connection.', cause: 'accept timeout' };
+        return { ok: false, code: 425, text: 'Failed to establish connection.', kind: 'accept_timeout', cause: 'accept timeout' };
       }
       if (outcome.kind === 'bad_ip') {
-        return { ok: false, code: 425, text: 'Security: Bad IP connecting.', cause: `connection from ${outcome.from}` };
+        return { ok: false, code: 425, text: 'Security: Bad IP connecting.', kind: 'bad_ip', cause: `connection from ${outcome.from}` };
       }
       return { ok: true, socket: outcome.socket };
     }
@@ -185,7 +187,7 @@ export class DataChannel {
       this.active = null;
       return this.connectActive(active);
     }
-    return { ok: false, code: 425, text: 'Use PORT or PASV first.', cause: 'no data connection set up' };
+    return { ok: false, code: 425, text: 'Use PORT or PASV first.', kind: 'no_setup', cause: 'no data connection set up' };
   }
 
   private awaitPassive(p: Passive): Promise<PassiveOutcome | null> {
@@ -208,7 +210,7 @@ export class DataChannel {
     // be another host, which priv never connects to: the worker does it.
     if (this.cfg.connect_from_port_20 && !this.cfg.port_promiscuous) {
       const r = await requestDataSocket(a.port);
-      if (r.socket === null) return { ok: false, code: 425, text: 'Failed to establish connection.', cause: r.detail };
+      if (r.socket === null) return { ok: false, code: 425, text: 'Failed to establish connection.', kind: 'port20_failed', cause: r.detail };
       r.socket.on('error', () => undefined);
       return { ok: true, socket: r.socket };
     }
@@ -216,7 +218,7 @@ export class DataChannel {
       const sock = net.connect({ host: a.host, port: a.port, localAddress: this.session.localAddress });
       const timer = setTimeout(() => {
         sock.destroy();
-        resolve({ ok: false, code: 425, text: 'Failed to establish connection.', cause: 'connect timeout' });
+        resolve({ ok: false, code: 425, text: 'Failed to establish connection.', kind: 'connect_failed', cause: 'connect timeout' });
       }, this.cfg.connect_timeout * 1000);
       sock.once('connect', () => {
         clearTimeout(timer);
@@ -226,7 +228,7 @@ export class DataChannel {
       });
       sock.once('error', (e: Error) => {
         clearTimeout(timer);
-        resolve({ ok: false, code: 425, text: 'Failed to establish connection.', cause: e.message });
+        resolve({ ok: false, code: 425, text: 'Failed to establish connection.', kind: 'connect_failed', cause: e.message });
       });
     });
   }

@@ -87,3 +87,8 @@ export function deliverDataSocket(r: DataSocketToWorker, socket: net.Socket | nu
   if (w === null) process.exit(1);
   w({ socket: r.ok ? socket : null, detail: r.detail });
 }
+
+/** A transfer ended: master counts it (metrics). Fire and forget. */
+export function reportTransfer(direction: 'in' | 'out', bytes: number, ok: boolean): void {
+  sendToMaster({ t: 'transfer_done', direction, bytes, ok });
+}
