@@ -286,6 +286,7 @@ export const OPTION_TABLE = [
   bool('metrics_enable', false, 'serve Prometheus metrics on metrics_address:metrics_port/metrics', 'tsftpd'),
   str('metrics_address', '127.0.0.1', 'address of the metrics endpoint (loopback by default)', 'tsftpd'),
   num('metrics_port', 9121, 'port of the metrics endpoint', { min: 1, max: 65535 }, 'tsftpd'),
+  str('json_log_file', null, 'structured JSON event log (connect, login, transfer, refused data connection, disconnect)', 'tsftpd'),
   str('virtual_users_file', null, 'built-in virtual users: a root-only file of name:hash[:option=value...] lines, managed by `tsftpd user`', 'tsftpd'),
 ] as const;
 

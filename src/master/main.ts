@@ -13,6 +13,8 @@ import { userCommand } from '../cli/user';
 import { checkConfig } from './checkconfig';
 import { loadRuntimeConfig } from './runtime-config';
 import { startMetricsServer } from './metrics';
+import { openLogs } from '../log/files';
+import { openSysLog } from '../log/syslog';
 import { parseCommandLine, USAGE } from './cmdline';
 import { createLogger } from './log';
 import { PrivSupervisor } from './privsup';
@@ -80,7 +82,12 @@ async function main(): Promise<void> {
   const log = createLogger();
   const priv = new PrivSupervisor();
   priv.start();
-  const table = new SessionTable(config, priv, log, running.nopriv, running.banner);
+  // Log files are opened once, as root, before any worker exists; workers
+  // inherit them (log/files.ts). A change of log files needs a restart.
+  const logs = openLogs(config);
+  if (!logs.ok) refuse(`tsftpd: ${cmd.configFile}: ${logs.option}: ${logs.message}`);
+  if (logs.logs.plan.syslog) openSysLog();
+  const table = new SessionTable(config, priv, log, running.nopriv, running.banner, undefined, logs.logs);
   // Fill the pool before accepting, so the first client is served at pool
   // speed too (bounded: a slow machine still starts).
   await table.pool.warm(10_000);

@@ -15,6 +15,7 @@ import type { WorkerState } from '../ipc/policy';
 import { workerMaySend } from '../ipc/policy';
 import { parseWorkerMessage } from '../ipc/validate';
 import type * as net from 'node:net';
+import { LOG_FD, type OpenLogs } from '../log/files';
 
 const WORKER_ENTRY = path.join(__dirname, '..', 'worker', 'main.js');
 
@@ -96,6 +97,8 @@ export class Pool {
   constructor(
     private size: number,
     private readonly events: WorkerEvents,
+    /** Log descriptors every worker inherits as fds 4, 5, 6 (log/files.ts). */
+    private readonly logFds: OpenLogs['fds'] = { vsftpd: null, xferlog: null, json: null },
   ) {}
 
   setSize(n: number): void {
@@ -148,10 +151,15 @@ export class Pool {
   }
 
   private spawn(): void {
+    const { vsftpd, xferlog, json } = this.logFds;
+    const inherited = [vsftpd === null ? null : LOG_FD.vsftpd, xferlog === null ? null : LOG_FD.xferlog, json === null ? null : LOG_FD.json];
     const child = fork(WORKER_ENTRY, [], {
       execArgv: WORKER_EXEC_ARGV,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc', vsftpd ?? 'ignore', xferlog ?? 'ignore', json ?? 'ignore'],
       serialization: 'json',
+      // SECURITY: the worker writes logs only to the descriptors named here,
+      // never to a number that might be a client socket.
+      env: { ...process.env, TSFTPD_LOG_FDS: inherited.filter((x) => x !== null).join(',') },
     });
     const w = new WorkerProc(child, this.events);
     this.starting++;

@@ -22,6 +22,9 @@ import type { PrivSupervisor } from './privsup';
 import { checkConnectLimits, type ConnectRefusal } from './limits';
 import { BanList } from './ban';
 import { Metrics } from './metrics';
+import { writeLine, type OpenLogs } from '../log/files';
+import { vsftpdLine, type VsftpdLogEntry } from '../log/formats';
+import { sysLog } from '../log/syslog';
 import { withResolvedPasvAddress } from './pasvaddr';
 import { HostsAccess } from './tcpwrap';
 import { formatConfigError, parseConfigText, readConfigFile } from '../config/parse';
@@ -73,8 +76,9 @@ export class SessionTable implements WorkerEvents {
     /** banner_file's text, read by master at start (W1's jail hides it). */
     private banner: string | null,
     readonly metrics: Metrics = new Metrics(),
+    private readonly logs: OpenLogs | null = null,
   ) {
-    this.pool = new Pool(config.prefork_pool_size, this);
+    this.pool = new Pool(config.prefork_pool_size, this, logs?.fds);
   }
 
   get count(): number {
@@ -175,7 +179,28 @@ export class SessionTable implements WorkerEvents {
       socket,
       true,
     );
-    if (!sent) this.endSession(s, 'could not hand the connection to a worker');
+    if (!sent) {
+      this.endSession(s, 'could not hand the connection to a worker');
+      return;
+    }
+    this.adminLog(s, { pid: w.pid, user: null, ok: null, action: 'CONNECT' });
+    this.jsonLog({ event: 'connect', session: s.info.id, client: normalize(s.info.remoteAddress) });
+  }
+
+  /** A vsftpd-format line (log/files.ts decides where it goes). */
+  private adminLog(s: Session, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
+    const logs = this.logs;
+    if (logs === null) return;
+    const entry: VsftpdLogEntry = { ...e, date: new Date(), client: normalize(s.info.remoteAddress) };
+    if (logs.plan.syslog) {
+      sysLog(e.ok === false ? 'warning' : 'info', vsftpdLine(entry, true));
+    }
+    writeLine(logs.fds.vsftpd, vsftpdLine(entry));
+  }
+
+  private jsonLog(fields: Readonly<Record<string, string | number | boolean | null>>): void {
+    const fd = this.logs?.fds.json ?? null;
+    if (fd !== null) writeLine(fd, JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...fields }));
   }
 
   /* ---------------- worker events ---------------- */
@@ -244,6 +269,27 @@ export class SessionTable implements WorkerEvents {
     void this.priv.login(s.config, s.info.remoteAddress, user, pass).then((outcome) => {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
       this.metrics.logins.inc({ result: outcome.ok ? 'ok' : 'failed', kind: outcome.ok ? outcome.decision.kind : outcome.reason });
+      const pid = w.pid;
+      this.jsonLog({
+        event: outcome.ok ? 'login' : 'login_failed',
+        session: s.info.id,
+        client: normalize(s.info.remoteAddress),
+        user,
+        kind: outcome.ok ? outcome.decision.kind : null,
+        reason: outcome.ok ? null : outcome.reason,
+      });
+      if (outcome.ok) {
+        const d = outcome.decision;
+        this.adminLog(s, {
+          pid,
+          user: d.user,
+          ok: true,
+          action: 'LOGIN',
+          ...(d.anonPassword !== null ? { anonPassword: d.anonPassword } : {}),
+        });
+      } else {
+        this.adminLog(s, { pid, user, ok: false, action: 'LOGIN' });
+      }
       if (outcome.ok) {
         s.login = outcome.decision;
         this.log.info(
@@ -379,6 +425,7 @@ export class SessionTable implements WorkerEvents {
     s.socket = null;
     for (const w of [s.w1, s.w2]) if (w !== null && w.alive) w.kill('SIGKILL');
     this.log.debug({ event: 'disconnect', session: s.info.id, why }, 'session ended');
+    this.jsonLog({ event: 'disconnect', session: s.info.id, client: ip, why });
   }
 
   /** SIGTERM: end everything. */

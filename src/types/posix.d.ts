@@ -20,3 +20,8 @@ declare module 'posix' {
   export function setsid(): number;
   export function initgroups(user: string, group: number): void;
 }
+declare module 'posix' {
+  export function openlog(ident: string, options: { pid?: boolean; ndelay?: boolean; cons?: boolean; odelay?: boolean; nowait?: boolean }, facility: string): void;
+  export function syslog(priority: 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug', message: string): void;
+  export function closelog(): void;
+}

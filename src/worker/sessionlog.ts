@@ -1,0 +1,105 @@
+/*
+ * What a session worker logs, and where: vsftpd-format lines (fd 4 or
+ * syslog), xferlog lines (fd 5), JSON events (fd 6), and transfer counts to
+ * master for metrics. The descriptors were inherited at fork; only those
+ * master named in TSFTPD_LOG_FDS are ever written to.
+ */
+
+import { LOG_FD, logPlan, writeLine } from '../log/files';
+import { vsftpdLine, xferlogLine, type VsftpdAction } from '../log/formats';
+import { sysLog } from '../log/syslog';
+import { normalizeAddress } from './data';
+import { reportTransfer } from './ipc';
+import type { Session } from './session';
+
+/* Read at start, before the jail: which inherited descriptors are logs. */
+const INHERITED = new Set(
+  (process.env['TSFTPD_LOG_FDS'] ?? '')
+    .split(',')
+    .filter((x) => /^\d+$/.test(x))
+    .map(Number),
+);
+
+function fd(slot: number): number | null {
+  return INHERITED.has(slot) ? slot : null;
+}
+
+function vsftpdLog(s: Session, action: VsftpdAction, ok: boolean | null, extra: { arg?: string; bytes?: number; rate?: number }): void {
+  const plan = logPlan(s.cfg);
+  if (plan.vsftpd === null && !plan.syslog) return;
+  const line = {
+    date: new Date(),
+    pid: process.pid,
+    user: s.login.user,
+    ok,
+    action,
+    client: normalizeAddress(s.info.remoteAddress),
+    ...extra,
+  };
+  if (plan.syslog) sysLog(ok === false ? 'warning' : 'info', vsftpdLine(line, true));
+  else writeLine(fd(LOG_FD.vsftpd), vsftpdLine(line));
+}
+
+function jsonLog(fields: Readonly<Record<string, string | number | boolean | null>>): void {
+  writeLine(fd(LOG_FD.json), JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...fields }));
+}
+
+export interface TransferRecord {
+  readonly direction: 'in' | 'out';
+  /** Absolute path inside the jail (for STOU: the name actually created). */
+  readonly file: string;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly complete: boolean;
+  /** The transfer type really used (ASCII only when conversion happened). */
+  readonly type: 'ascii' | 'binary';
+}
+
+export function logTransfer(s: Session, t: TransferRecord): void {
+  const rate = t.seconds > 0 ? t.bytes / t.seconds : t.bytes;
+  vsftpdLog(s, t.direction === 'out' ? 'DOWNLOAD' : 'UPLOAD', t.complete, { arg: t.file, bytes: t.bytes, rate });
+  const plan = logPlan(s.cfg);
+  if (plan.xferlog !== null) {
+    writeLine(
+      fd(LOG_FD.xferlog),
+      xferlogLine({
+        date: new Date(),
+        seconds: t.seconds,
+        client: normalizeAddress(s.info.remoteAddress),
+        bytes: t.bytes,
+        file: t.file,
+        type: t.type,
+        direction: t.direction,
+        access: s.login.kind === 'anonymous' ? 'anonymous' : s.login.kind === 'guest' ? 'guest' : 'real',
+        user: s.login.kind === 'anonymous' ? (s.login.anonPassword ?? '?') : s.login.loginName,
+        complete: t.complete,
+      }),
+    );
+  }
+  jsonLog({
+    event: 'transfer',
+    session: s.info.id,
+    client: normalizeAddress(s.info.remoteAddress),
+    user: s.login.user,
+    direction: t.direction,
+    path: t.file,
+    bytes: t.bytes,
+    seconds: Math.round(t.seconds * 1000) / 1000,
+    rate: Math.round(rate),
+    tls: false,
+    complete: t.complete,
+  });
+  reportTransfer(t.direction, t.bytes, t.complete);
+}
+
+/** MKDIR, DELETE, RENAME ("from to"), RMDIR, CHMOD ("path mode"). */
+export function logFileOp(s: Session, action: 'MKDIR' | 'DELETE' | 'RENAME' | 'RMDIR' | 'CHMOD', ok: boolean, arg: string): void {
+  vsftpdLog(s, action, ok, { arg });
+  jsonLog({ event: action.toLowerCase(), session: s.info.id, user: s.login.user, path: arg, ok });
+}
+
+/** log_ftp_protocol: every command (PASS masked) and reply. */
+export function logProtocol(s: Session, kind: 'FTP command' | 'FTP response', text: string): void {
+  if (!s.cfg.log_ftp_protocol) return;
+  vsftpdLog(s, kind, null, { arg: kind === 'FTP command' && /^PASS /i.test(text) ? 'PASS <password>' : text });
+}
