@@ -10,7 +10,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 // Loaded now, while the full filesystem is visible: after chroot a require
 // of a module not yet loaded fails (reference/node-facts.md).
-import '../config/options';
+import type { Config } from '../config/options';
+import { logPlan } from '../log/files';
+import { openSysLog } from '../log/syslog';
+import './sessionlog';
 import { enterJail, JailError } from '../sys/jail';
 import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/messages';
 import { ControlChannel } from '../protocol/control';
@@ -49,8 +52,14 @@ function onClosed(): void {
   process.exit(0);
 }
 
+/* syslog's /dev/log is outside every jail: connect to it first (ndelay). */
+function prepareLogs(cfg: Config): void {
+  if (logPlan(cfg).syslog) openSysLog();
+}
+
 function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
   process.title = `tsftpd: ${normalizeAddress(msg.session.remoteAddress)}: not logged in`;
+  prepareLogs(msg.config);
   try {
     enterJail(msg.jail);
   } catch (e: unknown) {
@@ -63,6 +72,7 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
 
 function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
   process.title = `tsftpd: ${normalizeAddress(msg.session.remoteAddress)}/${msg.login.user}: IDLE`;
+  prepareLogs(msg.config);
   try {
     enterJail(msg.login.jail);
   } catch (e: unknown) {
