@@ -678,6 +678,30 @@ describe('lifecycle', () => {
     });
   });
 
+  test('kill -9 of priv: master restarts it and the next login works', TEST_TIMEOUT, async () => {
+    const user = makeLocalUser();
+    await withDaemon({ chroot_local_user: true }, async (d) => {
+      const privOf = (): ProcInfo | undefined =>
+        procInfos(descendants(d.pid)).find((p) => p.cmdline.includes('tsftpd: priv'));
+      const priv = await waitFor(() => privOf(), 5_000, 'the priv process');
+      assert.equal(priv.uid.real, 0, 'priv runs as root');
+      process.kill(priv.pid, 'SIGKILL');
+      const restarted = await waitFor(() => {
+        const p = privOf();
+        return p !== undefined && p.pid !== priv.pid ? p : undefined;
+      }, 5_000, 'a restarted priv');
+      assert.equal(restarted.uid.real, 0);
+      assert.ok(isAlive(d.pid), 'master survived');
+      const { ftp } = await connectWithGreeting(d.host, d.port);
+      try {
+        const r = await login(ftp, user.name, user.password);
+        assert.equal(r.pass?.text, '230 Login successful.', ftp.transcript.join('\n'));
+      } finally {
+        ftp.close();
+      }
+    });
+  });
+
   test('pipelined USER/PASS/PWD/SYST in one write: all replies in order', TEST_TIMEOUT, async () => {
     const user = makeLocalUser();
     await withDaemon({ chroot_local_user: true }, async (d) => {
