@@ -107,7 +107,19 @@ test('table: 132 vsftpd 3.0.3 options (80 bool, 20 num, 32 str) plus Debian, lat
   assert.equal(count('later'), 8);
   assert.deepEqual(
     OPTION_TABLE.filter((o) => o.origin === 'tsftpd').map((o) => o.name),
-    ['prefork_pool_size', 'virtual_users_file'],
+    [
+      'prefork_pool_size',
+      'ban_enable',
+      'ban_max_fails',
+      'ban_window',
+      'ban_time',
+      'ban_max_time',
+      'metrics_enable',
+      'metrics_address',
+      'metrics_port',
+      'json_log_file',
+      'virtual_users_file',
+    ],
   );
   for (const undocumented of [
     'isolate',
