@@ -265,6 +265,11 @@ export class SessionTable implements WorkerEvents {
   /* ---------------- login ---------------- */
 
   private onLogin(s: Session, w: WorkerProc, user: string, pass: string): void {
+    if (this.bannedNow(s)) {
+      this.log.info({ event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: 'banned' }, 'login refused: address banned');
+      w.send({ t: 'login_result', ok: false, close: true });
+      return;
+    }
     w.state = 'authenticating';
     void this.priv.login(s.config, s.info.remoteAddress, user, pass).then((outcome) => {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
@@ -320,7 +325,20 @@ export class SessionTable implements WorkerEvents {
     return s.config.max_login_fails > 0 && s.loginFails >= s.config.max_login_fails;
   }
 
+  /*
+   * SECURITY: a ban applies to sessions that were already open when it
+   * started: they may not keep guessing. The login is refused without
+   * asking priv, and the session ends.
+   */
+  private bannedNow(s: Session): boolean {
+    return this.bans.bannedFor(s.config, normalize(s.info.remoteAddress)) > 0;
+  }
+
   private onCheckUser(s: Session, w: WorkerProc, user: string): void {
+    if (this.bannedNow(s)) {
+      w.send({ t: 'user_result', allowed: false, close: true });
+      return;
+    }
     w.state = 'authenticating';
     void this.priv.checkUser(s.config, user).then((allowed) => {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;

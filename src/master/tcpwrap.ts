@@ -37,7 +37,8 @@ interface Rule {
 }
 
 const DAEMON_NAMES = new Set(['tsftpd', 'vsftpd']);
-const MAX_FILE_BYTES = 1024 * 1024;
+/** Larger than any sane hosts file; past it the file counts as unreadable. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Split on unescaped ':' (options may contain "\:"). */
 function splitColons(line: string): string[] {
@@ -59,8 +60,14 @@ function splitColons(line: string): string[] {
   return out;
 }
 
+/* libwrap compares keywords and daemon names case-insensitively (strcasecmp). */
+const KEYWORDS = new Set(['ALL', 'EXCEPT', 'LOCAL', 'KNOWN', 'UNKNOWN', 'PARANOID']);
+
 function listItems(text: string): string[] {
-  return text.split(/[\s,]+/).filter((x) => x !== '');
+  return text
+    .split(/[\s,]+/)
+    .filter((x) => x !== '')
+    .map((x) => (KEYWORDS.has(x.toUpperCase()) ? x.toUpperCase() : x));
 }
 
 export function parseHostsFile(text: string): Rule[] {
@@ -147,8 +154,8 @@ function listMatches(items: readonly string[], pred: (item: string) => boolean):
 }
 
 function daemonMatches(item: string): boolean {
-  const name = item.split('@')[0] ?? '';
-  return name === 'ALL' || DAEMON_NAMES.has(name);
+  const name = (item.split('@')[0] ?? '').toLowerCase();
+  return name === 'all' || DAEMON_NAMES.has(name);
 }
 
 function loadConfOption(options: readonly string[]): string | null {
@@ -177,36 +184,53 @@ export function decide(allow: readonly Rule[], deny: readonly Rule[], ip: string
   return { allowed: true, loadConf: null };
 }
 
-/** hosts files, re-read when they change (size or mtime). */
+/** A hosts file that exists but cannot be read (or is absurdly large). */
+const UNREADABLE = Symbol('unreadable');
+type Rules = Rule[] | typeof UNREADABLE;
+
+/*
+ * hosts files, re-read when they change (size, mtime or inode).
+ * SECURITY: a file that exists but cannot be read refuses everyone, as
+ * libwrap does for hosts.deny; a missing file has no rules.
+ */
 export class HostsAccess {
-  private cache = new Map<string, { key: string; rules: Rule[] }>();
+  private cache = new Map<string, { key: string; rules: Rules }>();
 
   constructor(
     private readonly allowFile = '/etc/hosts.allow',
     private readonly denyFile = '/etc/hosts.deny',
   ) {}
 
-  private rules(file: string): Rule[] {
+  private rules(file: string): Rules {
     let st: fs.Stats;
     try {
       st = fs.statSync(file);
-    } catch {
-      return [];
+    } catch (e: unknown) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? [] : UNREADABLE;
     }
     const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
     const c = this.cache.get(file);
     if (c !== undefined && c.key === key) return c.rules;
-    let rules: Rule[] = [];
-    try {
-      if (st.isFile() && st.size <= MAX_FILE_BYTES) rules = parseHostsFile(fs.readFileSync(file, 'utf8'));
-    } catch {
-      rules = [];
+    let rules: Rules;
+    if (st.isDirectory()) {
+      rules = []; // as libwrap: opens, reads nothing
+    } else if (st.size > MAX_FILE_BYTES) {
+      rules = UNREADABLE;
+    } else {
+      try {
+        rules = parseHostsFile(fs.readFileSync(file, 'utf8'));
+      } catch {
+        rules = UNREADABLE;
+      }
     }
     this.cache.set(file, { key, rules });
     return rules;
   }
 
   check(ip: string): WrapDecision {
-    return decide(this.rules(this.allowFile), this.rules(this.denyFile), ip);
+    const allow = this.rules(this.allowFile);
+    const deny = this.rules(this.denyFile);
+    if (allow === UNREADABLE || deny === UNREADABLE) return { allowed: false, loadConf: null };
+    return decide(allow, deny, ip);
   }
 }

@@ -215,7 +215,9 @@ export class DataChannel {
       return { ok: true, socket: r.socket };
     }
     return new Promise((resolve) => {
-      const sock = net.connect({ host: a.host, port: a.port, localAddress: this.session.localAddress });
+      // An IPv4 client on a dual-stack listener has a v4-mapped local address;
+      // binding that for an IPv4 connect fails (EINVAL): use the plain form.
+      const sock = net.connect({ host: a.host, port: a.port, localAddress: normalizeAddress(this.session.localAddress) });
       const timer = setTimeout(() => {
         sock.destroy();
         resolve({ ok: false, code: 425, text: 'Failed to establish connection.', kind: 'connect_failed', cause: 'connect timeout' });
