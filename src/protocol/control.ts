@@ -5,10 +5,17 @@
  * Runs only in jailed, unprivileged workers: this is where untrusted bytes
  * are parsed.
  *
- * Commands are handled strictly one at a time, in order; lines that arrive
- * while a command is in progress wait in the buffer (pipelining). Whatever
- * has been read but not consumed can be taken out with detach(), so the
- * socket can move to another process without losing a byte.
+ * Commands are handled one at a time, in order; lines that arrive while a
+ * command is in progress wait in the buffer (pipelining). One exception
+ * (RFC 959 §4.1.3, vsftpd's async ABOR): while a transfer is in progress -
+ * the command in progress has sent a 1xx preliminary reply and no final
+ * reply yet - an ABOR, or a STAT without argument, that is the next line in
+ * the buffer is handed to the handler at once. Everything else keeps
+ * waiting, so replies stay in order. A handler that must answer after the
+ * command in progress (ABOR's 226) uses afterCommand().
+ *
+ * Whatever has been read but not consumed can be taken out with detach(),
+ * so the socket can move to another process without losing a byte.
  */
 
 import type * as net from 'node:net';
@@ -21,6 +28,10 @@ const MAX_BUFFERED = 4 * MAX_COMMAND_LINE;
 const IAC = 0xff;
 const TELNET_WILL = 0xfb;
 const TELNET_DONT = 0xfe;
+/** Telnet commands are 240..255; IAC before anything else is a stray IAC. */
+const TELNET_SE = 0xf0;
+/** Telnet Data Mark: ends a Synch (urgent IAC, then DM in band). */
+const TELNET_DM = 0xf2;
 
 export interface FtpCommand {
   /** Upper-cased verb: the text before the first space. */
@@ -38,7 +49,9 @@ export interface ControlEvents {
 
 /**
  * Remove Telnet IAC sequences (RFC 854) from one line. IAC IAC is a literal
- * 0xFF; IAC WILL/WONT/DO/DONT take an option byte; any other IAC takes one.
+ * 0xFF; IAC WILL/WONT/DO/DONT take an option byte; IAC and another Telnet
+ * command (240..254) take one. An IAC before a byte that is no Telnet
+ * command is dropped alone, keeping that byte.
  */
 export function stripTelnet(line: Buffer): Buffer {
   if (!line.includes(IAC)) return line;
@@ -57,7 +70,7 @@ export function stripTelnet(line: Buffer): Buffer {
       i += 1;
     } else if (next >= TELNET_WILL && next <= TELNET_DONT) {
       i += 2;
-    } else {
+    } else if (next >= TELNET_SE) {
       i += 1;
     }
   }
@@ -65,11 +78,24 @@ export function stripTelnet(line: Buffer): Buffer {
 }
 
 /**
+ * A client aborting a transfer sends Telnet IP and Synch: IAC IP IAC with
+ * MSG_OOB, then DM "ABOR" (RFC 959 §4.1.3). vsftpd sets SO_OOBINLINE and sees
+ * all of it; Node cannot set that option, so the kernel keeps the urgent
+ * byte (the second IAC) out of the stream and the line arrives as
+ * IAC IP DM "ABOR". stripTelnet removes IAC IP; this drops the orphaned DM.
+ */
+function stripOrphanedDataMark(line: Buffer): Buffer {
+  let i = 0;
+  while (i < line.length && line[i] === TELNET_DM) i++;
+  return i === 0 ? line : line.subarray(i);
+}
+
+/**
  * Turn one raw line (without its \n) into a command, or null for an empty
  * line, which vsftpd ignores ("NAT device bugs").
  */
 export function parseCommandLine(raw: Buffer): FtpCommand | null {
-  let bytes = stripTelnet(raw);
+  let bytes = stripOrphanedDataMark(stripTelnet(raw));
   // Trailing \r (any number, as vsftpd) is not part of the command.
   let end = bytes.length;
   while (end > 0 && bytes[end - 1] === 0x0d) end--;
@@ -80,7 +106,14 @@ export function parseCommandLine(raw: Buffer): FtpCommand | null {
   const sp = text.indexOf(' ');
   const verb = (sp === -1 ? text : text.slice(0, sp)).toUpperCase();
   const arg = sp === -1 ? null : text.slice(sp + 1);
+  // vsftpd ignores an empty verb with an empty argument (a lone space) too.
+  if (verb === '' && arg === '') return null;
   return { verb, arg };
+}
+
+/** May this command be handled while a transfer is in progress? */
+export function isTransferInterrupt(cmd: FtpCommand): boolean {
+  return cmd.verb === 'ABOR' || (cmd.verb === 'STAT' && (cmd.arg === null || cmd.arg === ''));
 }
 
 /** Reply text may not break the framing: \r goes, \n becomes NUL (vsftpd). */
@@ -91,6 +124,12 @@ function sanitizeReplyText(text: string): string {
 export class ControlChannel {
   private buf: Buffer;
   private busy = false;
+  /** The command in progress sent a 1xx reply and no final reply yet. */
+  private transferring = false;
+  /** > 0 while an interrupting command (ABOR, STAT) runs during a transfer. */
+  private interrupting = 0;
+  /** Run when the command in progress has finished (afterCommand). */
+  private deferred: Array<() => void> = [];
   private closed = false;
   private detached = false;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -128,12 +167,14 @@ export class ControlChannel {
   }
 
   reply(code: number, text: string): void {
+    this.noteReply(code);
     this.write(`${code} ${sanitizeReplyText(text)}\r\n`);
   }
 
   /** NNN-first / NNN-middle ... / NNN last */
   replyMulti(code: number, lines: readonly string[]): void {
     if (lines.length === 0) return;
+    this.noteReply(code);
     let out = '';
     lines.forEach((line, i) => {
       const sep = i === lines.length - 1 ? ' ' : '-';
@@ -144,6 +185,8 @@ export class ControlChannel {
 
   /** Lines written verbatim (FEAT's " EPSV" lines); caller frames them. */
   replyRaw(lines: readonly string[]): void {
+    const m = /^([1-5][0-9]{2}) /.exec(lines[lines.length - 1] ?? '');
+    if (m !== null) this.noteReply(Number(m[1]));
     this.write(lines.map((l) => `${sanitizeReplyText(l)}\r\n`).join(''));
   }
 
@@ -179,6 +222,24 @@ export class ControlChannel {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Run fn once the command in progress has finished (at once when none is):
+   * an interrupting ABOR uses it to answer after the transfer's own reply.
+   */
+  afterCommand(fn: () => void): void {
+    if (this.busy) this.deferred.push(fn);
+    else fn();
+  }
+
+  /** Track the command in progress: a 1xx reply opens a transfer, 2xx-5xx ends it. */
+  private noteReply(code: number): void {
+    if (!this.busy || this.interrupting > 0) return;
+    const wasTransferring = this.transferring;
+    this.transferring = code >= 100 && code < 200;
+    // An ABOR may already be waiting in the buffer.
+    if (this.transferring && !wasTransferring) queueMicrotask(() => this.pump());
   }
 
   /**
@@ -223,25 +284,48 @@ export class ControlChannel {
   }
 
   private pump(): void {
-    while (!this.busy && !this.closed && this.handler !== null) {
+    while (!this.closed && this.handler !== null && (!this.busy || this.transferring)) {
       const nl = this.buf.indexOf(0x0a);
       if (nl === -1) {
+        if (this.busy) return;
         // SECURITY: bounded line length (vsftpd: 4096 then close).
         if (this.buf.length >= MAX_COMMAND_LINE) this.fatal(500, 'Input line too long.');
         if (this.socket.isPaused() && !this.detached) this.socket.resume();
         return;
       }
       if (nl + 1 > MAX_COMMAND_LINE) {
+        if (this.busy) return;
         this.fatal(500, 'Input line too long.');
         return;
       }
-      const raw = this.buf.subarray(0, nl);
+      const cmd = parseCommandLine(this.buf.subarray(0, nl));
+      if (this.busy && cmd !== null && !isTransferInterrupt(cmd)) return;
       this.buf = this.buf.subarray(nl + 1);
-      const cmd = parseCommandLine(raw);
       if (cmd === null) continue;
+      if (this.busy) {
+        this.interrupt(cmd);
+        continue;
+      }
       this.armIdle();
       this.dispatch(cmd);
     }
+  }
+
+  /** Hand ABOR/STAT to the handler while the transfer goes on. */
+  private interrupt(cmd: FtpCommand): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.interrupting++;
+    let result: void | Promise<void>;
+    try {
+      result = handler(cmd);
+    } catch (e: unknown) {
+      this.internalError(e);
+      return;
+    } finally {
+      this.interrupting--;
+    }
+    if (result instanceof Promise) result.catch((e: unknown) => this.internalError(e));
   }
 
   private dispatch(cmd: FtpCommand): void {
@@ -268,6 +352,10 @@ export class ControlChannel {
 
   private done(): void {
     this.busy = false;
+    this.transferring = false;
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const fn of deferred) fn();
     if (this.closed) return;
     this.armIdle();
     this.pump();
@@ -275,6 +363,8 @@ export class ControlChannel {
 
   private internalError(e: unknown): void {
     this.busy = false;
+    this.transferring = false;
+    this.deferred = [];
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`tsftpd worker: internal error: ${msg}\n`);
     this.fatal(500, 'OOPS: internal error');

@@ -11,9 +11,12 @@ import type { ControlChannel, FtpCommand } from '../protocol/control';
 import { DATACONN_COMMANDS } from './commands/dataconn';
 import { replyWithMessage } from './dirmessage';
 import { FILE_COMMANDS } from './commands/files';
+import { HASH_COMMANDS } from './commands/hash';
+import { HELP_COMMANDS } from './commands/help';
 import { LISTING_COMMANDS } from './commands/listing';
 import { NAVIGATION_COMMANDS } from './commands/navigation';
 import { SESSION_COMMANDS } from './commands/session';
+import { SITE_COMMANDS } from './commands/site';
 import { createSession, setTitle, type CommandSpec, type CommandTable, type Session } from './session';
 
 /* SECURITY: HTTP verbs on an FTP port mean a cross-protocol attack. */
@@ -37,6 +40,9 @@ export const COMMANDS = buildTable([
   DATACONN_COMMANDS,
   FILE_COMMANDS,
   LISTING_COMMANDS,
+  HASH_COMMANDS,
+  SITE_COMMANDS,
+  HELP_COMMANDS,
 ]);
 
 function commaList(v: string | null): ReadonlySet<string> | null {

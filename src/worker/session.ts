@@ -21,6 +21,16 @@ export interface Session {
   activeData: net.Socket | null;
   /** MLST/MLSD facts selected with OPTS MLST (RFC 3659 §7.9). */
   mlstFacts: readonly string[];
+  /** REST offset for the next RETR/STOR/STOU (exact up to 2^63-1). */
+  restartPos: bigint;
+  /** RANG octet range (end inclusive) for the next RETR, and for HASH. */
+  range: { readonly start: bigint; readonly end: bigint } | null;
+  /** RNFR's path, waiting for RNTO. */
+  renameFrom: string | null;
+  /** HASH algorithm selected with OPTS HASH (worker/digest.ts HASH_NAMES). */
+  hashAlgorithm: string;
+  /** ABOR arrived while the transfer in activeData was running. */
+  abortRequested: boolean;
 }
 
 /** Every fact MLST/MLSD can give, in FEAT order. */
@@ -46,6 +56,11 @@ export function createSession(ch: ControlChannel, cfg: Config, info: SessionInfo
     epsvAll: false,
     activeData: null,
     mlstFacts: MLST_FACTS,
+    restartPos: 0n,
+    range: null,
+    renameFrom: null,
+    hashAlgorithm: 'SHA-256',
+    abortRequested: false,
   };
 }
 
@@ -73,6 +88,15 @@ export const isAnon = (s: Session): boolean => s.login.anonRights;
 export const GATES = {
   /* STOR, STOU */
   upload: (s: Session): boolean => s.cfg.write_enable && (!isAnon(s) || s.cfg.anon_upload_enable),
+  /* MKD, XMKD */
+  mkdir: (s: Session): boolean => s.cfg.write_enable && (!isAnon(s) || s.cfg.anon_mkdir_write_enable),
+  /* DELE, RMD, XRMD, RNFR, RNTO, APPE (and MDTM's setter) */
+  otherWrite: (s: Session): boolean => s.cfg.write_enable && (!isAnon(s) || s.cfg.anon_other_write_enable),
+  /* MFMT: MDTM's setter as a command of its own */
+  setTime: (s: Session): boolean =>
+    s.cfg.mdtm_write && s.cfg.write_enable && (!isAnon(s) || s.cfg.anon_other_write_enable),
+  /* SITE */
+  site: (s: Session): boolean => !isAnon(s),
   download: (s: Session): boolean => s.cfg.download_enable,
   dirlist: (s: Session): boolean => s.cfg.dirlist_enable,
   pasv: (s: Session): boolean => s.cfg.pasv_enable && !s.epsvAll,

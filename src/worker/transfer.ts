@@ -5,20 +5,90 @@
  * stream default halves throughput on loopback); STOR writes synchronously
  * from the data handler: this process serves one session, and writeSync is
  * about twice as fast as async fs writes (reference/node-facts.md).
+ *
+ * Positions are BigInt where a client chose them (REST, RANG: up to 2^63-1);
+ * fs.read takes a bigint position. fs.writeSync does not, so an upload
+ * position must be a safe integer (the caller refuses larger ones).
+ *
+ * A transfer that makes no progress for data_connection_timeout seconds
+ * ends with side 'timeout' (vsftpd: "421 Data timeout. Reconnect. Sorry.").
+ * Destroying the data socket from outside (ABOR) ends it as a network
+ * failure.
  */
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import { fromAsciiLineEnds, toAsciiLineEnds } from './ascii';
 
 const RETR_CHUNK = 1024 * 1024;
 
 export type TransferResult =
   | { readonly ok: true; readonly bytes: number }
-  | { readonly ok: false; readonly bytes: number; readonly side: 'local' | 'network'; readonly cause: string };
+  | {
+      readonly ok: false;
+      readonly bytes: number;
+      readonly side: 'local' | 'network' | 'timeout';
+      readonly cause: string;
+      /** errno code of a local failure (ENOSPC, EDQUOT, EFBIG, ...). */
+      readonly errno?: string;
+    };
 
-function readChunk(fd: number, buf: Buffer, pos: number): Promise<number> {
+export interface SendOptions {
+  /** First byte to send (REST or RANG start). */
+  readonly offset: bigint;
+  /** Last byte to send, inclusive (RANG end); null: to end of file. */
+  readonly end: bigint | null;
+  /** LF → CRLF (TYPE A with ascii_download_enable). */
+  readonly ascii: boolean;
+  /** data_connection_timeout in seconds; 0: none. */
+  readonly stallSeconds: number;
+}
+
+export interface ReceiveOptions {
+  /** Write position (STOR, REST+STOR); null: the descriptor's own (O_APPEND). */
+  readonly position: number | null;
+  /** CRLF → LF (TYPE A with ascii_upload_enable). */
+  readonly ascii: boolean;
+  /** data_connection_timeout in seconds; 0: none. */
+  readonly stallSeconds: number;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function errnoOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Fires onStall when tick() was not called for a whole period. */
+class StallWatch {
+  private progressed = false;
+  private readonly timer: NodeJS.Timeout | null;
+
+  constructor(seconds: number, onStall: () => void) {
+    this.timer =
+      seconds > 0
+        ? setInterval(() => {
+            if (!this.progressed) onStall();
+            this.progressed = false;
+          }, seconds * 1000)
+        : null;
+  }
+
+  tick(): void {
+    this.progressed = true;
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+  }
+}
+
+function readChunk(fd: number, buf: Buffer, length: number, pos: bigint): Promise<number> {
   return new Promise((resolve, reject) => {
-    fs.read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n)));
+    fs.read(fd, buf, 0, length, pos, (err, n) => (err ? reject(err) : resolve(n)));
   });
 }
 
@@ -33,7 +103,13 @@ function writeOut(sock: net.Socket, data: Buffer): Promise<void> {
       reject(new Error('data connection closed'));
       return;
     }
-    sock.write(data, (err) => (err ? reject(err) : resolve()));
+    const onClose = (): void => reject(new Error('data connection closed'));
+    sock.once('close', onClose);
+    sock.write(data, (err) => {
+      sock.removeListener('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    });
   });
 }
 
@@ -52,69 +128,129 @@ export function finishSocket(sock: net.Socket): Promise<boolean> {
       resolve(ok);
     };
     sock.once('error', () => settle(false));
+    sock.once('close', () => settle(false));
     sock.end(() => settle(true));
   });
 }
 
-/** Send a regular file from `offset` to its end. */
-export async function sendFile(fd: number, offset: number, sock: net.Socket): Promise<TransferResult> {
+/** Send a regular file's bytes [offset, end] (end null: to end of file). */
+export async function sendFile(fd: number, sock: net.Socket, opts: SendOptions): Promise<TransferResult> {
   const bufs = [Buffer.allocUnsafe(RETR_CHUNK), Buffer.allocUnsafe(RETR_CHUNK)] as const;
-  let pos = offset;
+  const outs = opts.ascii ? ([Buffer.allocUnsafe(2 * RETR_CHUNK), Buffer.allocUnsafe(2 * RETR_CHUNK)] as const) : null;
+  let timedOut = false;
+  const watch = new StallWatch(opts.stallSeconds, () => {
+    timedOut = true;
+    sock.destroy();
+  });
+  const netFailure = (bytes: number, cause: string): TransferResult =>
+    timedOut ? { ok: false, bytes, side: 'timeout', cause: 'data connection timeout' } : { ok: false, bytes, side: 'network', cause };
+
+  let pos = opts.offset;
   let bytes = 0;
   let which = 0;
-  let next: Promise<number> = readChunk(fd, bufs[0], pos);
-  for (;;) {
-    let n: number;
-    try {
-      n = await next;
-    } catch (e: unknown) {
-      return { ok: false, bytes, side: 'local', cause: e instanceof Error ? e.message : String(e) };
+  let prevCR = false;
+  const lengthAt = (p: bigint): number => {
+    if (opts.end === null) return RETR_CHUNK;
+    const left = opts.end - p + 1n;
+    if (left <= 0n) return 0;
+    return left < BigInt(RETR_CHUNK) ? Number(left) : RETR_CHUNK;
+  };
+  const readAt = (buf: Buffer, p: bigint): Promise<number> => {
+    const len = lengthAt(p);
+    return len === 0 ? Promise.resolve(0) : readChunk(fd, buf, len, p);
+  };
+  try {
+    let next: Promise<number> = readAt(bufs[0], pos);
+    for (;;) {
+      let n: number;
+      try {
+        n = await next;
+      } catch (e: unknown) {
+        return { ok: false, bytes, side: 'local', cause: errText(e), errno: errnoOf(e) };
+      }
+      if (n === 0) break;
+      const cur = bufs[which] as Buffer;
+      let out = n === cur.length ? cur : cur.subarray(0, n);
+      if (outs !== null) {
+        const conv = toAsciiLineEnds(out, prevCR, outs[which] as Buffer);
+        prevCR = conv.lastWasCR;
+        out = (outs[which] as Buffer).subarray(0, conv.length);
+      }
+      pos += BigInt(n);
+      which ^= 1;
+      // Read ahead into the other buffer while this one is on the wire.
+      next = readAt(bufs[which] as Buffer, pos);
+      try {
+        await writeOut(sock, out);
+      } catch (e: unknown) {
+        next.catch(() => undefined);
+        return netFailure(bytes, errText(e));
+      }
+      watch.tick();
+      bytes += out.length;
     }
-    if (n === 0) break;
-    const cur = bufs[which] as Buffer;
-    pos += n;
-    which ^= 1;
-    // Read ahead into the other buffer while this one is on the wire.
-    next = readChunk(fd, bufs[which] as Buffer, pos);
-    try {
-      await writeOut(sock, n === cur.length ? cur : cur.subarray(0, n));
-    } catch (e: unknown) {
-      next.catch(() => undefined);
-      return { ok: false, bytes, side: 'network', cause: e instanceof Error ? e.message : String(e) };
-    }
-    bytes += n;
+    if (!(await finishSocket(sock))) return netFailure(bytes, 'data connection lost');
+    return { ok: true, bytes };
+  } finally {
+    watch.stop();
   }
-  if (!(await finishSocket(sock))) return { ok: false, bytes, side: 'network', cause: 'data connection lost' };
-  return { ok: true, bytes };
 }
 
-/** Receive into fd (already positioned by the caller's open flags/offset). */
-export function receiveFile(fd: number, offset: number | null, sock: net.Socket): Promise<TransferResult> {
+/** Receive into fd until the client closes the data connection. */
+export function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions): Promise<TransferResult> {
   return new Promise((resolve) => {
     let bytes = 0;
-    let pos = offset;
+    let pos = opts.position;
     let done = false;
+    let prevCR = false;
+    let scratch: Buffer | null = null;
     const finish = (r: TransferResult): void => {
       if (done) return;
       done = true;
+      watch.stop();
       sock.removeAllListeners('data');
       sock.destroy();
       resolve(r);
     };
+    const watch = new StallWatch(opts.stallSeconds, () =>
+      finish({ ok: false, bytes, side: 'timeout', cause: 'data connection timeout' }),
+    );
+    const writeAll = (data: Buffer, length: number): void => {
+      let off = 0;
+      while (off < length) {
+        const w = fs.writeSync(fd, data, off, length - off, pos);
+        off += w;
+        if (pos !== null) pos += w;
+      }
+    };
     sock.on('data', (chunk: Buffer) => {
+      watch.tick();
       try {
-        let off = 0;
-        while (off < chunk.length) {
-          const w = fs.writeSync(fd, chunk, off, chunk.length - off, pos);
-          off += w;
-          if (pos !== null) pos += w;
+        if (opts.ascii) {
+          if (scratch === null || scratch.length < chunk.length + 1) scratch = Buffer.allocUnsafe(Math.max(chunk.length + 1, 65537));
+          const conv = fromAsciiLineEnds(chunk, prevCR, scratch);
+          prevCR = conv.lastWasCR;
+          writeAll(scratch, conv.length);
+        } else {
+          writeAll(chunk, chunk.length);
         }
         bytes += chunk.length;
       } catch (e: unknown) {
-        finish({ ok: false, bytes, side: 'local', cause: e instanceof Error ? e.message : String(e) });
+        finish({ ok: false, bytes, side: 'local', cause: errText(e), errno: errnoOf(e) });
       }
     });
-    sock.once('end', () => finish({ ok: true, bytes }));
+    sock.once('end', () => {
+      if (prevCR) {
+        // A CR at the very end of the upload is data: keep it.
+        try {
+          writeAll(Buffer.from([0x0d]), 1);
+        } catch (e: unknown) {
+          finish({ ok: false, bytes, side: 'local', cause: errText(e), errno: errnoOf(e) });
+          return;
+        }
+      }
+      finish({ ok: true, bytes });
+    });
     sock.once('error', (e: Error) => finish({ ok: false, bytes, side: 'network', cause: e.message }));
     sock.once('close', () => finish({ ok: false, bytes, side: 'network', cause: 'data connection closed' }));
     sock.resume();
