@@ -111,6 +111,13 @@ export function expandPath(s: Session, p: string): string {
   return p;
 }
 
+/** vsftpd's prepend_path_to_filename: a relative name gets the cwd in front. */
+export function absolutePath(p: string): string {
+  if (p.startsWith('/')) return p;
+  const cwd = process.cwd();
+  return cwd.endsWith('/') ? `${cwd}${p}` : `${cwd}/${p}`;
+}
+
 /** 257 replies quote the path and double embedded quotes (RFC 959). */
 export function quotePath(p: string): string {
   return `"${p.replace(/"/g, '""')}"`;

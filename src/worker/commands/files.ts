@@ -21,6 +21,7 @@ import {
   type ByteRange,
 } from '../cmdparse';
 import {
+  absolutePath,
   beginTransfer,
   endTransfer,
   expandPath,
@@ -33,6 +34,7 @@ import {
 } from '../session';
 import { requestChownUpload } from '../ipc';
 import { receiveFile, sendFile, type TransferResult } from '../transfer';
+import { logFileOp, logTransfer } from '../sessionlog';
 
 const C = fs.constants;
 
@@ -46,13 +48,6 @@ function isDiskFull(errno: string | undefined): boolean {
   return errno === 'ENOSPC' || errno === 'EDQUOT';
 }
 const DISK_FULL_TEXT = 'Insufficient storage space in system.';
-
-/** vsftpd's prepend_path_to_filename: a relative name gets the cwd in front. */
-function absolutePath(p: string): string {
-  if (p.startsWith('/')) return p;
-  const cwd = process.cwd();
-  return cwd.endsWith('/') ? `${cwd}${p}` : `${cwd}/${p}`;
-}
 
 /** REST and RANG apply to the next transfer command only. */
 function takeRestart(s: Session): { offset: bigint; range: ByteRange | null } {
@@ -160,6 +155,7 @@ async function retr(s: Session, arg: string | null): Promise<void> {
     }
     const ascii = s.type === 'ascii' && s.cfg.ascii_download_enable;
     const text = `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${name} (${st.size} bytes).`;
+    const started = process.hrtime.bigint();
     const result = await runTransfer(s, conn.socket, `RETR ${logSafe(name)}`, text, (sock) =>
       sendFile(fd, sock, {
         offset: range === null ? offset : range.start,
@@ -168,7 +164,16 @@ async function retr(s: Session, arg: string | null): Promise<void> {
         stallSeconds: s.cfg.data_connection_timeout,
       }),
     );
-    sendOutcome(s, transferOutcome(s, result, 'send'));
+    const outcome = transferOutcome(s, result, 'send');
+    logTransfer(s, {
+      direction: 'out',
+      file: absolutePath(name),
+      bytes: result.bytes,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      complete: outcome.ok,
+      type: ascii ? 'ascii' : 'binary',
+    });
+    sendOutcome(s, outcome);
   } finally {
     closeQuietly(fd);
   }
@@ -293,14 +298,25 @@ async function upload(s: Session, arg: string | null, kind: UploadKind): Promise
       replaced = true;
     }
     const preliminary = kind === 'STOU' ? `FILE: ${opened.name}` : 'Ok to send data.';
+    const ascii = s.type === 'ascii' && s.cfg.ascii_upload_enable;
+    const started = process.hrtime.bigint();
     const result = await runTransfer(s, conn.socket, `${kind} ${logSafe(name)}`, preliminary, (sock) =>
       receiveFile(fd, sock, {
         position: kind === 'APPE' ? null : Number(offset),
-        ascii: s.type === 'ascii' && s.cfg.ascii_upload_enable,
+        ascii,
         stallSeconds: s.cfg.data_connection_timeout,
       }),
     );
     const outcome = transferOutcome(s, result, 'receive');
+    // STOU logs the name actually created (vsftpd logs the requested one).
+    logTransfer(s, {
+      direction: 'in',
+      file: absolutePath(path),
+      bytes: result.bytes,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      complete: outcome.ok,
+      type: ascii ? 'ascii' : 'binary',
+    });
     if (outcome.ok) s.ch.reply(outcome.code, outcome.text);
     else fail(outcome.code, outcome.text, outcome.fatal);
   } finally {
@@ -459,29 +475,37 @@ function mkd(s: Session, arg: string | null): void {
     // The umask decides the final mode, as in vsftpd.
     fs.mkdirSync(name, 0o777);
   } catch {
+    logFileOp(s, 'MKDIR', false, absolutePath(name));
     s.ch.reply(550, 'Create directory operation failed.');
     return;
   }
+  logFileOp(s, 'MKDIR', true, absolutePath(name));
   s.ch.reply(257, `${quotePath(absolutePath(name))} created`);
 }
 
 function rmd(s: Session, arg: string | null): void {
+  const name = expandPath(s, arg ?? '');
   try {
-    fs.rmdirSync(expandPath(s, arg ?? ''));
+    fs.rmdirSync(name);
   } catch {
+    logFileOp(s, 'RMDIR', false, absolutePath(name));
     s.ch.reply(550, 'Remove directory operation failed.');
     return;
   }
+  logFileOp(s, 'RMDIR', true, absolutePath(name));
   s.ch.reply(250, 'Remove directory operation successful.');
 }
 
 function dele(s: Session, arg: string | null): void {
+  const name = expandPath(s, arg ?? '');
   try {
-    fs.unlinkSync(expandPath(s, arg ?? ''));
+    fs.unlinkSync(name);
   } catch {
+    logFileOp(s, 'DELETE', false, absolutePath(name));
     s.ch.reply(550, 'Delete operation failed.');
     return;
   }
+  logFileOp(s, 'DELETE', true, absolutePath(name));
   s.ch.reply(250, 'Delete operation successful.');
 }
 
@@ -506,13 +530,17 @@ function rnto(s: Session, arg: string | null): void {
   }
   // Start the two-step process again whatever happens.
   s.renameFrom = null;
+  const to = expandPath(s, arg ?? '');
+  const what = `${absolutePath(from)} ${absolutePath(to)}`;
   try {
     // Might replace the target: no worse than DELE, which the same gate allows.
-    fs.renameSync(from, expandPath(s, arg ?? ''));
+    fs.renameSync(from, to);
   } catch {
+    logFileOp(s, 'RENAME', false, what);
     s.ch.reply(550, 'Rename failed.');
     return;
   }
+  logFileOp(s, 'RENAME', true, what);
   s.ch.reply(250, 'Rename successful.');
 }
 

@@ -6,7 +6,8 @@
 
 import * as fs from 'node:fs';
 import { formatOctal, parseOctal } from '../cmdparse';
-import { expandPath, GATES, type CommandTable, type Session } from '../session';
+import { absolutePath, expandPath, GATES, type CommandTable, type Session } from '../session';
+import { logFileOp } from '../sessionlog';
 
 const chmodAllowed = (s: Session): boolean => s.cfg.write_enable && s.cfg.chmod_enable;
 
@@ -19,12 +20,16 @@ function chmod(s: Session, args: string): void {
   }
   // SECURITY: no setuid, setgid or sticky bits, whatever the client asks.
   const mode = parseOctal(args.slice(0, sp)) & 0o777;
+  const file = expandPath(s, args.slice(sp + 1));
+  const what = `${absolutePath(file)} ${args.slice(0, sp)}`;
   try {
-    fs.chmodSync(expandPath(s, args.slice(sp + 1)), mode);
+    fs.chmodSync(file, mode);
   } catch {
+    logFileOp(s, 'CHMOD', false, what);
     s.ch.reply(550, 'SITE CHMOD command failed.');
     return;
   }
+  logFileOp(s, 'CHMOD', true, what);
   s.ch.reply(200, 'SITE CHMOD command ok.');
 }
 
