@@ -14,7 +14,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfigFile, formatConfigError } from '../config/parse';
+import { DEFAULT_CONFIG } from '../config/options';
+import { loadConfigFile, formatConfigError, parseConfigText } from '../config/parse';
 import { DEFAULT_CONFIG_FILE } from '../master/cmdline';
 import { crypt, cryptGenSalt } from '../sys/native';
 import { formatUserFile, parseUserFile, validVirtualName, type VirtualUser } from '../userdb/format';
@@ -70,44 +71,87 @@ function withLock<T>(file: string, fn: () => T): T {
   }
 }
 
-/** One line from a non-terminal stdin, or a no-echo prompt on a terminal. */
-async function readPassword(prompt: string, confirm: boolean): Promise<string> {
-  const stdin = process.stdin;
-  if (!stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const c of stdin) chunks.push(c as Buffer);
-    const first = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
-    return first.replace(/\r$/, '');
-  }
-  const ask = (text: string): Promise<string> =>
-    new Promise((resolve) => {
-      process.stderr.write(text);
-      stdin.setRawMode(true);
-      stdin.resume();
-      let value = '';
-      const onData = (b: Buffer): void => {
-        for (const ch of b.toString('utf8')) {
-          if (ch === '\r' || ch === '\n') {
-            stdin.setRawMode(false);
-            stdin.pause();
-            stdin.removeListener('data', onData);
-            process.stderr.write('\n');
-            resolve(value);
-            return;
-          }
-          if (ch === '\u0003') {
-            stdin.setRawMode(false);
-            process.exit(130);
-          }
-          if (ch === '\u007f') value = value.slice(0, -1);
-          else value += ch;
-        }
-      };
-      stdin.on('data', onData);
+/*
+ * Password input. Not a TTY: lines from stdin. A TTY: echo is switched off
+ * (raw mode) BEFORE the prompt is written — as getpass(3) — so a password
+ * typed the moment the prompt appears is never echoed. Input is kept across
+ * prompts, so "pw<Enter>pw<Enter>" pasted at once answers both.
+ */
+class PasswordReader {
+  private buffered = '';
+  private ended = false;
+  private waiter: (() => void) | null = null;
+  private started = false;
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    const stdin = process.stdin;
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdin.on('data', (b: Buffer) => {
+      this.buffered += b.toString('utf8');
+      this.wake();
     });
-  const first = await ask(prompt);
-  if (confirm && (await ask('Retype password: ')) !== first) throw new CliError('passwords do not match');
-  return first;
+    stdin.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    stdin.resume();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async line(prompt: string): Promise<string> {
+    const tty = process.stdin.isTTY === true;
+    this.start();
+    if (tty) process.stderr.write(prompt);
+    for (;;) {
+      const m = /\r\n|\r|\n|\u0003/.exec(this.buffered);
+      if (m !== null) {
+        if (m[0] === '\u0003') {
+          this.close();
+          process.exit(130);
+        }
+        const raw = this.buffered.slice(0, m.index);
+        this.buffered = this.buffered.slice(m.index + m[0].length);
+        if (tty) process.stderr.write('\n');
+        // Backspace (DEL) edits the line, as a terminal in cooked mode would.
+        let value = '';
+        for (const ch of raw) value = ch === '\u007f' ? value.slice(0, -1) : value + ch;
+        return value;
+      }
+      if (this.ended) {
+        const rest = this.buffered;
+        this.buffered = '';
+        return rest;
+      }
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+
+  close(): void {
+    const stdin = process.stdin;
+    if (stdin.isTTY) stdin.setRawMode(false);
+    stdin.pause();
+  }
+}
+
+async function readPassword(prompt: string, confirm: boolean): Promise<string> {
+  const reader = new PasswordReader();
+  try {
+    const first = await reader.line(prompt);
+    // Confirmation only at a terminal; a script gives the password once.
+    if (confirm && process.stdin.isTTY === true && (await reader.line('Retype password: ')) !== first) {
+      throw new CliError('passwords do not match');
+    }
+    return first;
+  } finally {
+    reader.close();
+  }
 }
 
 function hashPassword(password: string): string {
@@ -152,6 +196,13 @@ async function run(argv: readonly string[]): Promise<void> {
   if (!validVirtualName(name)) throw new CliError(`invalid user name ${JSON.stringify(name)}`);
   for (const o of options) {
     if (verb !== 'add' || !/^[a-z0-9_]+=[^:\n]*$/.test(o)) throw new CliError(`invalid option ${JSON.stringify(o)}\n${USAGE}`);
+  }
+  // SECURITY/usability: per-user options are checked now with the daemon's
+  // strict parser, so a typo (or a secret passed as "password=...") is
+  // refused here instead of being stored and failing every login.
+  if (options.length > 0) {
+    const checked = parseConfigText(options.join('\n') + '\n', 'command line', DEFAULT_CONFIG);
+    if (!checked.ok) throw new CliError(formatConfigError(checked.error));
   }
   switch (verb) {
     case 'add': {
