@@ -182,7 +182,14 @@ export interface DataSocketToWorker {
   readonly detail: string;
 }
 
+/** user_max_rate: this session's current share of its user's budget (bytes/s). */
+export interface RateShareToWorker {
+  readonly t: 'rate_share';
+  readonly rate: number;
+}
+
 export type MasterToWorker =
+  | RateShareToWorker
   | DataSocketToWorker
   | AssignPrelogin
   | AssignPostlogin
@@ -195,6 +202,8 @@ export type WorkerToMaster =
   | { readonly t: 'check_user'; readonly user: string }
   | { readonly t: 'login'; readonly user: string; readonly pass: string }
   | { readonly t: 'handoff'; readonly pending: string }
+  /** Post-login, user_max_rate: a transfer started (true) or ended (false). */
+  | { readonly t: 'transfer_state'; readonly active: boolean }
   /** Post-login: a transfer ended (for metrics). */
   | { readonly t: 'transfer_done'; readonly direction: 'in' | 'out'; readonly bytes: number; readonly ok: boolean }
   /** Post-login: a data connection could not be established (for metrics). */

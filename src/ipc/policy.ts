@@ -33,7 +33,7 @@ export const WORKER_POLICY: Readonly<Record<WorkerState, ReadonlySet<Kind>>> = O
   handing_off: new Set<Kind>(['handoff']),
   // Post-login: a data connection from port 20, chown of an anonymous
   // upload (master also checks the session's config allows each).
-  postlogin: new Set<Kind>(['data_connect', 'chown_upload', 'transfer_done', 'data_failed']),
+  postlogin: new Set<Kind>(['data_connect', 'chown_upload', 'transfer_state', 'transfer_done', 'data_failed']),
 });
 
 export function workerMaySend(state: WorkerState, kind: Kind): boolean {

@@ -61,6 +61,10 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
       if (!isBoundedString(user, IPC_LIMITS.userMax)) return null;
       return { t: 'check_user', user };
     }
+    case 'transfer_state': {
+      if (!hasExactKeys(v, ['t', 'active']) || typeof v['active'] !== 'boolean') return null;
+      return { t: 'transfer_state', active: v['active'] };
+    }
     case 'transfer_done': {
       const { direction, bytes, ok } = v;
       if (!hasExactKeys(v, ['t', 'direction', 'bytes', 'ok'])) return null;

@@ -63,6 +63,8 @@ export class SessionTable implements WorkerEvents {
   private readonly sessions = new Map<number, Session>();
   private readonly perIp = new Map<string, number>();
   private readonly bans = new BanList();
+  /** user_max_rate: per user, the workers transferring now and their budget. */
+  private readonly activeTransfers = new Map<string, Map<WorkerProc, number>>();
   private readonly hostsAccess = new HostsAccess();
   private nextId = 1;
   readonly pool: Pool;
@@ -233,6 +235,9 @@ export class SessionTable implements WorkerEvents {
       case 'chown_upload':
         this.onChownUpload(s, w, msg.path, msg.dev, msg.ino);
         return;
+      case 'transfer_state':
+        this.onTransferState(s, w, msg.active);
+        return;
       case 'transfer_done':
         this.metrics.transfers.inc({ direction: msg.direction, result: msg.ok ? 'ok' : 'failed' });
         this.metrics.bytes.inc({ direction: msg.direction }, msg.bytes);
@@ -377,6 +382,42 @@ export class SessionTable implements WorkerEvents {
     });
   }
 
+  /*
+   * user_max_rate: the budget of one user is divided evenly among that
+   * user's transfers running now, in all sessions; every change re-shares.
+   */
+  private onTransferState(s: Session, w: WorkerProc, active: boolean): void {
+    const login = s.login;
+    if (s.w2 !== w || login === null || login.config.user_max_rate === 0) return;
+    const key = `${login.kind}:${login.user}`;
+    let set = this.activeTransfers.get(key);
+    if (set === undefined) {
+      set = new Map();
+      this.activeTransfers.set(key, set);
+    }
+    if (active) set.set(w, login.config.user_max_rate);
+    else set.delete(w);
+    this.reshare(key);
+  }
+
+  private reshare(key: string): void {
+    const set = this.activeTransfers.get(key);
+    if (set === undefined) return;
+    if (set.size === 0) {
+      this.activeTransfers.delete(key);
+      return;
+    }
+    for (const [worker, budget] of set) {
+      if (worker.alive) worker.send({ t: 'rate_share', rate: Math.max(1, Math.floor(budget / set.size)) });
+    }
+  }
+
+  /** A session that ends mid-transfer gives its share back. */
+  private onTransferEnded(login: LoginDecision, w: WorkerProc): void {
+    const key = `${login.kind}:${login.user}`;
+    if (this.activeTransfers.get(key)?.delete(w) === true) this.reshare(key);
+  }
+
   /* SECURITY: only for a logged-in session whose config asks for port 20. */
   private onDataConnect(s: Session, w: WorkerProc, port: number): void {
     const login = s.login;
@@ -442,6 +483,7 @@ export class SessionTable implements WorkerEvents {
     s.socket?.destroy();
     s.socket = null;
     for (const w of [s.w1, s.w2]) if (w !== null && w.alive) w.kill('SIGKILL');
+    if (s.w2 !== null && s.login !== null) this.onTransferEnded(s.login, s.w2);
     this.log.debug({ event: 'disconnect', session: s.info.id, why }, 'session ended');
     this.jsonLog({ event: 'disconnect', session: s.info.id, client: ip, why });
   }

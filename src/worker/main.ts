@@ -21,6 +21,7 @@ import { runPrelogin } from './prelogin';
 import { runPostlogin } from './postlogin';
 import { deliverChownResult, deliverDataSocket, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
+import { setSharedRate } from './ratelimit';
 
 process.title = 'tsftpd: pool';
 
@@ -87,6 +88,11 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
 function onMessage(raw: unknown, handle: unknown): void {
   // master is trusted; still, anything unexpected ends this process.
   const msg = raw as MasterToWorker;
+  if (msg.t === 'rate_share') {
+    if (!assigned) process.exit(1);
+    setSharedRate(msg.rate);
+    return;
+  }
   if (msg.t === 'data_socket') {
     if (!assigned) process.exit(1);
     deliverDataSocket(msg, handle instanceof net.Socket ? handle : null);

@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { fromAsciiLineEnds, toAsciiLineEnds } from './ascii';
+import { sleep, type RateLimiter } from './ratelimit';
 
 const RETR_CHUNK = 1024 * 1024;
 
@@ -42,6 +43,10 @@ export interface SendOptions {
   readonly ascii: boolean;
   /** data_connection_timeout in seconds; 0: none. */
   readonly stallSeconds: number;
+  /** Bandwidth limit (anon_max_rate / local_max_rate / user_max_rate). */
+  readonly limiter: RateLimiter;
+  /** trans_chunk_size (0: automatic). */
+  readonly chunkSize: number;
 }
 
 export interface ReceiveOptions {
@@ -51,6 +56,8 @@ export interface ReceiveOptions {
   readonly ascii: boolean;
   /** data_connection_timeout in seconds; 0: none. */
   readonly stallSeconds: number;
+  /** Bandwidth limit (anon_max_rate / local_max_rate / user_max_rate). */
+  readonly limiter: RateLimiter;
 }
 
 function errText(e: unknown): string {
@@ -150,10 +157,12 @@ export async function sendFile(fd: number, sock: net.Socket, opts: SendOptions):
   let which = 0;
   let prevCR = false;
   const lengthAt = (p: bigint): number => {
-    if (opts.end === null) return RETR_CHUNK;
+    // A rate limit moves small chunks, so the rate stays smooth.
+    const chunk = Math.min(RETR_CHUNK, opts.limiter.chunkSize(opts.chunkSize));
+    if (opts.end === null) return chunk;
     const left = opts.end - p + 1n;
     if (left <= 0n) return 0;
-    return left < BigInt(RETR_CHUNK) ? Number(left) : RETR_CHUNK;
+    return left < BigInt(chunk) ? Number(left) : chunk;
   };
   const readAt = (buf: Buffer, p: bigint): Promise<number> => {
     const len = lengthAt(p);
@@ -188,6 +197,8 @@ export async function sendFile(fd: number, sock: net.Socket, opts: SendOptions):
       }
       watch.tick();
       bytes += out.length;
+      const wait = opts.limiter.account(out.length);
+      if (wait > 0) await sleep(wait);
     }
     if (!(await finishSocket(sock))) return netFailure(bytes, 'data connection lost');
     return { ok: true, bytes };
@@ -235,6 +246,14 @@ export function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions):
           writeAll(chunk, chunk.length);
         }
         bytes += chunk.length;
+        // Over the limit: stop reading; TCP flow control holds the client.
+        const wait = opts.limiter.account(chunk.length);
+        if (wait > 0) {
+          sock.pause();
+          setTimeout(() => {
+            if (!done) sock.resume();
+          }, wait);
+        }
       } catch (e: unknown) {
         finish({ ok: false, bytes, side: 'local', cause: errText(e), errno: errnoOf(e) });
       }

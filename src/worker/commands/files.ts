@@ -32,7 +32,8 @@ import {
   type CommandTable,
   type Session,
 } from '../session';
-import { requestChownUpload } from '../ipc';
+import { requestChownUpload, sendToMaster } from '../ipc';
+import { RateLimiter, sessionMaxRate } from '../ratelimit';
 import { receiveFile, sendFile, type TransferResult } from '../transfer';
 import { logFileOp, logTransfer } from '../sessionlog';
 
@@ -74,15 +75,21 @@ async function runTransfer(
   socket: net.Socket,
   title: string,
   preliminary: string,
-  body: (sock: net.Socket) => Promise<TransferResult>,
+  body: (sock: net.Socket, limiter: RateLimiter) => Promise<TransferResult>,
 ): Promise<TransferResult> {
   s.abortRequested = false;
   beginTransfer(s, socket);
   setTitle(s, title);
+  const limiter = new RateLimiter(sessionMaxRate(s.cfg, isAnon(s)));
+  // user_max_rate: master shares the user's budget among running transfers.
+  const shared = s.cfg.user_max_rate > 0;
+  if (shared) sendToMaster({ t: 'transfer_state', active: true });
   try {
     s.ch.reply(150, preliminary);
-    return await body(socket);
+    return await body(socket, limiter);
   } finally {
+    limiter.stop();
+    if (shared) sendToMaster({ t: 'transfer_state', active: false });
     endTransfer(s);
     setTitle(s, 'IDLE');
   }
@@ -156,12 +163,14 @@ async function retr(s: Session, arg: string | null): Promise<void> {
     const ascii = s.type === 'ascii' && s.cfg.ascii_download_enable;
     const text = `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${name} (${st.size} bytes).`;
     const started = process.hrtime.bigint();
-    const result = await runTransfer(s, conn.socket, `RETR ${logSafe(name)}`, text, (sock) =>
+    const result = await runTransfer(s, conn.socket, `RETR ${logSafe(name)}`, text, (sock, limiter) =>
       sendFile(fd, sock, {
         offset: range === null ? offset : range.start,
         end: range === null ? null : range.end,
         ascii,
         stallSeconds: s.cfg.data_connection_timeout,
+        limiter,
+        chunkSize: s.cfg.trans_chunk_size,
       }),
     );
     const outcome = transferOutcome(s, result, 'send');
@@ -300,11 +309,12 @@ async function upload(s: Session, arg: string | null, kind: UploadKind): Promise
     const preliminary = kind === 'STOU' ? `FILE: ${opened.name}` : 'Ok to send data.';
     const ascii = s.type === 'ascii' && s.cfg.ascii_upload_enable;
     const started = process.hrtime.bigint();
-    const result = await runTransfer(s, conn.socket, `${kind} ${logSafe(name)}`, preliminary, (sock) =>
+    const result = await runTransfer(s, conn.socket, `${kind} ${logSafe(name)}`, preliminary, (sock, limiter) =>
       receiveFile(fd, sock, {
         position: kind === 'APPE' ? null : Number(offset),
         ascii,
         stallSeconds: s.cfg.data_connection_timeout,
+        limiter,
       }),
     );
     const outcome = transferOutcome(s, result, 'receive');
