@@ -42,7 +42,13 @@ export class WorkerProc {
     private readonly events: WorkerEvents,
   ) {
     child.on('message', (raw: unknown) => this.onRaw(raw));
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' can arrive before the last IPC messages a
+    // worker sent (W1's handoff, sent just before it exits), and the session
+    // would be ended with its login half done. 'close' comes after them.
+    child.on('exit', () => {
+      this.exited = true;
+    });
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
       this.exited = true;
       this.events.onExit(this, code, signal);
     });

@@ -31,6 +31,15 @@ import { formatConfigError, parseConfigText, readConfigFile } from '../config/pa
 
 type Phase = 'queued' | 'prelogin' | 'postlogin' | 'closed';
 
+/** vsftpd's texts for refused connections in its log (prelogin.c). */
+const REFUSAL_LOG_TEXT: Readonly<Record<string, string>> = {
+  max_clients: 'Connection refused: too many sessions.',
+  max_per_ip: 'Connection refused: too many sessions for this address.',
+  tcp_wrappers: 'Connection refused: tcp_wrappers denial.',
+  banned: 'Connection refused: address banned after failed logins.',
+  config: 'Connection refused: per-address config could not be loaded.',
+};
+
 type Admission =
   | { readonly ok: true; readonly config: Config }
   | { readonly ok: false; readonly cause: string; readonly text: string; readonly detail: string };
@@ -111,6 +120,9 @@ export class SessionTable implements WorkerEvents {
     this.metrics.connections.inc();
     if (!admitted.ok) {
       this.metrics.refused.inc({ cause: admitted.cause });
+      // vsftpd logs a refused connection as a CONNECT line with the reason.
+      this.adminLogFor(ip, { pid: process.pid, user: null, ok: null, action: 'CONNECT', arg: REFUSAL_LOG_TEXT[admitted.cause] ?? 'Connection refused.' });
+      this.jsonLog({ event: 'connect_refused', client: ip, cause: admitted.cause });
       this.log.info({ event: 'connect_refused', ip, cause: admitted.cause, detail: admitted.detail }, 'connection refused');
       socket.end(`421 ${admitted.text}\r\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
@@ -191,9 +203,13 @@ export class SessionTable implements WorkerEvents {
 
   /** A vsftpd-format line (log/files.ts decides where it goes). */
   private adminLog(s: Session, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
+    this.adminLogFor(normalize(s.info.remoteAddress), e);
+  }
+
+  private adminLogFor(client: string, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
     const logs = this.logs;
     if (logs === null) return;
-    const entry: VsftpdLogEntry = { ...e, date: new Date(), client: normalize(s.info.remoteAddress) };
+    const entry: VsftpdLogEntry = { ...e, date: new Date(), client };
     if (logs.plan.syslog) {
       sysLog(e.ok === false ? 'warning' : 'info', vsftpdLine(entry, true));
     }

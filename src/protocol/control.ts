@@ -45,6 +45,8 @@ export type CommandHandler = (cmd: FtpCommand) => void | Promise<void>;
 export interface ControlEvents {
   /** The channel is finished (client gone, QUIT, fatal reply): exit soon. */
   readonly onClosed: () => void;
+  /** log_ftp_protocol: every command line received and reply line sent. */
+  readonly onProtocol?: (kind: 'FTP command' | 'FTP response', text: string) => void;
 }
 
 /**
@@ -270,7 +272,13 @@ export class ControlChannel {
 
   private write(data: string): void {
     if (this.closed || this.socket.destroyed) return;
+    const log = this.events.onProtocol;
+    if (log !== undefined) for (const line of data.split('\r\n')) if (line !== '') log('FTP response', line);
     this.socket.write(data);
+  }
+
+  private logCommand(cmd: FtpCommand): void {
+    this.events.onProtocol?.('FTP command', cmd.arg === null ? cmd.verb : `${cmd.verb} ${cmd.arg}`);
   }
 
   private onData(chunk: Buffer): void {
@@ -302,6 +310,7 @@ export class ControlChannel {
       if (this.busy && cmd !== null && !isTransferInterrupt(cmd)) return;
       this.buf = this.buf.subarray(nl + 1);
       if (cmd === null) continue;
+      this.logCommand(cmd);
       if (this.busy) {
         this.interrupt(cmd);
         continue;

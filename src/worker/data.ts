@@ -14,6 +14,7 @@ import type { Config } from '../config/options';
 import type { DataFailure, SessionInfo } from '../ipc/messages';
 import { requestDataSocket, sendToMaster } from './ipc';
 import { logEvent } from './log';
+import { jsonEvent } from './sessionlog';
 
 export type DataOpenResult =
   | { readonly ok: true; readonly socket: net.Socket }
@@ -156,6 +157,15 @@ export class DataChannel {
     const r = await this.establish();
     if (!r.ok) {
       logEvent('data_connection_failed', {
+        session: this.session.id,
+        client: normalizeAddress(this.session.remoteAddress),
+        mode,
+        reply: r.code,
+        kind: r.kind,
+        cause: r.cause,
+      });
+      jsonEvent({
+        event: 'data_connection_failed',
         session: this.session.id,
         client: normalizeAddress(this.session.remoteAddress),
         mode,

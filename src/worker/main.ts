@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import type { Config } from '../config/options';
 import { logPlan } from '../log/files';
 import { openSysLog } from '../log/syslog';
-import './sessionlog';
+import { currentLogUser, logProtocol, setLogUser } from './sessionlog';
 import { enterJail, JailError } from '../sys/jail';
 import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/messages';
 import { ControlChannel } from '../protocol/control';
@@ -67,7 +67,12 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
     die(socket, e instanceof Error ? e.message : String(e));
     return;
   }
-  const ch = new ControlChannel(socket, Buffer.alloc(0), { onClosed });
+  const cfg = msg.config;
+  const client = msg.session.remoteAddress;
+  const ch = new ControlChannel(socket, Buffer.alloc(0), {
+    onClosed,
+    onProtocol: cfg.log_ftp_protocol ? (kind, text) => logProtocol(cfg, currentLogUser(), client, kind, text) : undefined,
+  });
   runPrelogin(ch, msg.config, msg.banner);
 }
 
@@ -81,7 +86,13 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
     die(socket, text);
     return;
   }
-  const ch = new ControlChannel(socket, Buffer.from(msg.pending, 'base64'), { onClosed });
+  const cfg = msg.config;
+  const client = msg.session.remoteAddress;
+  setLogUser(msg.login.user);
+  const ch = new ControlChannel(socket, Buffer.from(msg.pending, 'base64'), {
+    onClosed,
+    onProtocol: cfg.log_ftp_protocol ? (kind, text) => logProtocol(cfg, currentLogUser(), client, kind, text) : undefined,
+  });
   runPostlogin(ch, msg.config, msg.session, msg.login);
 }
 

@@ -10,6 +10,7 @@ import type { ControlChannel, FtpCommand } from '../protocol/control';
 import { featureLines } from '../protocol/features';
 import { VERSION } from '../version';
 import { requestLogin, requestUserCheck, sendToMaster } from './ipc';
+import { setLogUser } from './sessionlog';
 
 function isAnonymousName(name: string): boolean {
   const n = name.toLowerCase();
@@ -65,6 +66,7 @@ const PRELOGIN_COMMANDS: ReadonlyMap<string, Handler> = new Map<string, Handler>
       }
     }
     st.user = name;
+    setLogUser(name);
     if (anon && cfg.anonymous_enable && cfg.no_anon_password) {
       await doLogin(ch, name, '');
       return;

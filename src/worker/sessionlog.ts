@@ -8,6 +8,7 @@
 import { LOG_FD, logPlan, writeLine } from '../log/files';
 import { vsftpdLine, xferlogLine, type VsftpdAction } from '../log/formats';
 import { sysLog } from '../log/syslog';
+import type { Config } from '../config/options';
 import { normalizeAddress } from './data';
 import { reportTransfer } from './ipc';
 import type { Session } from './session';
@@ -98,8 +99,29 @@ export function logFileOp(s: Session, action: 'MKDIR' | 'DELETE' | 'RENAME' | 'R
   jsonLog({ event: action.toLowerCase(), session: s.info.id, user: s.login.user, path: arg, ok });
 }
 
-/** log_ftp_protocol: every command (PASS masked) and reply. */
-export function logProtocol(s: Session, kind: 'FTP command' | 'FTP response', text: string): void {
-  if (!s.cfg.log_ftp_protocol) return;
-  vsftpdLog(s, kind, null, { arg: kind === 'FTP command' && /^PASS /i.test(text) ? 'PASS <password>' : text });
+/* The name vsftpd shows in [brackets]: the USER given so far, then the session's. */
+let logUser: string | null = null;
+export function setLogUser(name: string | null): void {
+  logUser = name;
+}
+export function currentLogUser(): string | null {
+  return logUser;
+}
+
+/**
+ * log_ftp_protocol: every command (PASS masked, as vsftpd) and reply, from
+ * W1 and W2 alike; `user` is the name given so far (null before USER).
+ */
+export function logProtocol(cfg: Config, user: string | null, client: string, kind: 'FTP command' | 'FTP response', text: string): void {
+  if (!cfg.log_ftp_protocol) return;
+  const plan = logPlan(cfg);
+  const arg = kind === 'FTP command' && /^PASS( |$)/i.test(text) ? 'PASS <password>' : text;
+  const line = { date: new Date(), pid: process.pid, user, ok: null, action: kind, client: normalizeAddress(client), arg };
+  if (plan.syslog) sysLog('info', vsftpdLine(line, true));
+  else writeLine(fd(LOG_FD.vsftpd), vsftpdLine(line));
+}
+
+/** A JSON event (json_log_file) from code that has no Session. */
+export function jsonEvent(fields: Readonly<Record<string, string | number | boolean | null>>): void {
+  jsonLog(fields);
 }
