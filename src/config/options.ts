@@ -287,6 +287,7 @@ export const OPTION_TABLE = [
   str('metrics_address', '127.0.0.1', 'address of the metrics endpoint (loopback by default)', 'tsftpd'),
   num('metrics_port', 9121, 'port of the metrics endpoint', { min: 1, max: 65535 }, 'tsftpd'),
   str('json_log_file', null, 'structured JSON event log (connect, login, transfer, refused data connection, disconnect)', 'tsftpd'),
+  num('shutdown_timeout', 5, 'on SIGTERM, seconds live transfers may take to finish before they are cut', { max: 86400 }, 'tsftpd'),
   num('user_max_rate', 0, 'bytes/s shared by all transfers of one user across sessions (0: no shared limit)', {}, 'tsftpd'),
   str('virtual_users_file', null, 'built-in virtual users: a root-only file of name:hash[:option=value...] lines, managed by `tsftpd user`', 'tsftpd'),
 ] as const;
@@ -453,6 +454,7 @@ const IMPLEMENTED = [
   'local_max_rate',
   'trans_chunk_size',
   'user_max_rate',
+  'shutdown_timeout',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

@@ -188,7 +188,13 @@ export interface RateShareToWorker {
   readonly rate: number;
 }
 
+/** SIGTERM: finish the transfer in progress, then end the session. */
+export interface ShutdownToWorker {
+  readonly t: 'shutdown';
+}
+
 export type MasterToWorker =
+  | ShutdownToWorker
   | RateShareToWorker
   | DataSocketToWorker
   | AssignPrelogin

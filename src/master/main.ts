@@ -121,16 +121,19 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ event: 'stopping', signal }, 'stopping');
     for (const s of servers) s.close();
-    table.stopAll();
-    priv.stop();
-    // Children were sent SIGKILL; give the kernel a moment to reap them.
-    const deadline = Date.now() + 5000;
-    const check = (): void => {
-      const alive = [...table.pool.all].some((w) => w.alive);
-      if (!alive || Date.now() > deadline) process.exit(0);
-      setTimeout(check, 20);
-    };
-    check();
+    // Live transfers may finish, up to shutdown_timeout; then all ends.
+    void table.drain(running.config.shutdown_timeout * 1000).then(() => {
+      table.stopAll();
+      priv.stop();
+      // Children were sent SIGKILL; give the kernel a moment to reap them.
+      const deadline = Date.now() + 5000;
+      const check = (): void => {
+        const alive = [...table.pool.all].some((w) => w.alive);
+        if (!alive || Date.now() > deadline) process.exit(0);
+        setTimeout(check, 20);
+      };
+      check();
+    });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

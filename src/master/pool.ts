@@ -181,6 +181,16 @@ export class Pool {
     }
   }
 
+  /** No more forks (shutdown); workers already running are left alone. */
+  stopSpawning(): void {
+    this.stopped = true;
+  }
+
+  /** End the workers that serve no session (ready or still starting). */
+  killIdle(): void {
+    for (const w of this.all) if (w.sessionId === null) w.kill('SIGKILL');
+  }
+
   stop(): void {
     this.stopped = true;
     for (const w of this.all) w.kill('SIGKILL');

@@ -505,6 +505,23 @@ export class SessionTable implements WorkerEvents {
   }
 
   /** SIGTERM: end everything. */
+  /**
+   * SIGTERM, step 1: pre-login sessions and idle pool workers end now;
+   * logged-in sessions are asked to finish their transfer and leave
+   * (421). Returns when they have all gone or `graceMs` has passed.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.pool.stopSpawning();
+    for (const s of [...this.sessions.values()]) {
+      if (s.phase === 'postlogin' && s.w2 !== null && s.w2.alive) s.w2.send({ t: 'shutdown' });
+      else this.endSession(s, 'shutdown');
+    }
+    this.pool.killIdle();
+    const deadline = Date.now() + graceMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** SIGTERM, step 2: whatever is left ends now. */
   stopAll(): void {
     for (const s of [...this.sessions.values()]) this.endSession(s, 'shutdown');
     this.pool.stop();

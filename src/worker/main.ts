@@ -22,6 +22,7 @@ import { runPostlogin } from './postlogin';
 import { deliverChownResult, deliverDataSocket, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
 import { setSharedRate } from './ratelimit';
+import type { Session } from './session';
 
 process.title = 'tsftpd: pool';
 
@@ -39,6 +40,8 @@ function preload(): Promise<void> {
 }
 
 let assigned = false;
+/** The logged-in session this worker serves (W2), for shutdown. */
+let session: Session | null = null;
 
 /** Fail closed: tell the client why (vsftpd's "500 OOPS"), then exit. */
 function die(socket: net.Socket | null, text: string): void {
@@ -93,12 +96,23 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
     onClosed,
     onProtocol: cfg.log_ftp_protocol ? (kind, text) => logProtocol(cfg, currentLogUser(), client, kind, text) : undefined,
   });
-  runPostlogin(ch, msg.config, msg.session, msg.login);
+  session = runPostlogin(ch, msg.config, msg.session, msg.login);
 }
 
 function onMessage(raw: unknown, handle: unknown): void {
   // master is trusted; still, anything unexpected ends this process.
   const msg = raw as MasterToWorker;
+  if (msg.t === 'shutdown') {
+    if (!assigned || session === null) process.exit(0);
+    const s = session;
+    // Let a running transfer end (master bounds the wait), then say goodbye.
+    const check = (): void => {
+      if (s.activeData === null) s.ch.fatal(421, 'Server shutting down.');
+      else setTimeout(check, 50);
+    };
+    check();
+    return;
+  }
   if (msg.t === 'rate_share') {
     if (!assigned) process.exit(1);
     setSharedRate(msg.rate);

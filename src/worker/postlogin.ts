@@ -77,9 +77,10 @@ export function dispatchPostlogin(s: Session, cmd: FtpCommand): void | Promise<v
   return spec.handler(s, cmd.arg);
 }
 
-export function runPostlogin(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): void {
+export function runPostlogin(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): Session {
   const s = createSession(ch, cfg, info, login);
   setTitle(s, 'IDLE');
   replyWithMessage(s, 230, 'Login successful.');
   ch.start((cmd) => dispatchPostlogin(s, cmd), cfg.idle_session_timeout);
+  return s;
 }
