@@ -455,6 +455,7 @@ const IMPLEMENTED = [
   'trans_chunk_size',
   'user_max_rate',
   'shutdown_timeout',
+  'ls_recurse_enable',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

@@ -1,87 +1,133 @@
 /*
- * The built-in directory lister (vsftpd's ls.c). Nothing is ever exec'd:
- * the listing is built from lstat() in the jailed worker.
+ * The built-in directory lister: vsftpd's ls.c, with the argument handling
+ * of postlogin.c handle_dir_common() and the recursion of ftpdataio.c
+ * transfer_dir_internal(). Nothing is ever exec'd: listings are built from
+ * readdir() and lstat() in the jailed session worker.
  *
- * Line format, byte for byte as vsftpd:
- *   perms ' ' links(4, right) ' ' owner(8, left) ' ' group(8, left)
- *   ' ' size(8, right) ' ' date ' ' name[' -> ' target]
- * Dates are "Mon dd HH:MM" when less than six months old and not in the
- * future, else "Mon dd  YYYY"; GMT unless use_localtime.
+ * Byte for byte as Debian's vsftpd 3.0.3 (the reference binary; the cases
+ * are in test/e2e/listing.test.ts and test/ls.test.ts):
+ *
+ * - Argument: options only first ("-la dir", not "dir -la"), up to the first
+ *   space; letters a l r t F R are looked for anywhere in them (R only with
+ *   ls_recurse_enable), others are ignored. The rest is the path, untrimmed.
+ *   "~" and "~/x" are the login directory. A path that opens as a directory
+ *   is listed; otherwise its last component is a filter (glob.ts) on its
+ *   parent ("." when it has no '/'), so "LIST file" lists the entries of
+ *   "." that pass the filter "file".
+ * - Debian's filter quirk: the filter is not matched against the entry's
+ *   name but against the last component of realpath(name), resolved from
+ *   the session's current directory - whatever directory is listed - and
+ *   cwd + "/" + name when that fails. So "LIST hello.txt" also shows a
+ *   symlink "link -> hello.txt", "LIST link" shows nothing, and a filter
+ *   starting with '{' sees the whole path (see debianNameView()).
+ * - Dot files only with -a (which adds "." and "..") or force_dot_files
+ *   (which does not), or when the filter starts with '.'.
+ * - Sorted by name (bytes, as memcmp), or with -t by modification second,
+ *   newest first, ties in readdir order; -r reverses either. (Deviation:
+ *   Node's readdir hides "." and "..", so with -a they come first among
+ *   entries of the same second instead of where the file system has them.)
+ * - Long lines: perms, links (4, right), owner (8, left), group (8, left),
+ *   size (8, right), date, name, " -> target" for symlinks; fields widen
+ *   as needed. Dates "Mon dd HH:MM", or "Mon dd  YYYY" when more than 182
+ *   days old or in the future; GMT unless use_localtime. Owner and group
+ *   are numeric ("ftp" with hide_ids).
+ * - -F: '/' after directories (LIST), '/' and '@' for symlinks (NLST).
+ * - NLST prints names prefixed with the listed directory when one was
+ *   given ("sub/a.txt"); LIST never does.
+ * - -R: "dir:" before each directory, a blank line between directories,
+ *   subdirectories (not symlinks to them) in listing order, the same
+ *   filter everywhere, unreadable subdirectories skipped silently.
+ *
+ * Large directories: only the names are held (one-byte strings, the raw
+ * bytes of each name), filtered (with glob.ts's ListingBudget), sorted,
+ * then stat()ed, formatted and sent a batch at a time; the event loop runs
+ * between batches (ABOR and STAT can be handled) and a batch waits while
+ * the socket still holds too much of the previous ones. -t needs every
+ * entry's time first: a first pass keeps one number per name.
+ *
+ * Names are byte strings throughout (Buffer latin1 decoding: one character
+ * per byte), so any file name - valid UTF-8 or not - is listed and sorted
+ * exactly as vsftpd does, and turned back into the same bytes for the
+ * file system calls and the data connection.
  */
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Config } from '../config/options';
+import { filterMatch, ListingBudget, type NameView } from './glob';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+/** vsftpd: older than this (or in the future) shows the year. */
 const SIX_MONTHS_SECONDS = 60 * 60 * 24 * 182;
+/** Entries handled per batch: stat()ed, formatted and written together. */
+export const BATCH_ENTRIES = 256;
+/** ...or fewer when a batch has already taken this long (slow file systems). */
+const BATCH_MILLISECONDS = 20;
+/** Names read from the directory between two turns of the event loop. */
+const READ_CHUNK = 2048;
+/** Resolved names remembered by the filter's view during one listing. */
+const VIEW_CACHE_MAX = 4096;
 
-export interface LsOptions {
-  readonly all: boolean;
-  readonly long: boolean;
-  readonly reverse: boolean;
-  readonly byTime: boolean;
-  readonly classify: boolean;
-  readonly recurse: boolean;
+// ---------------------------------------------------------------------------
+// bytes
+
+/** A string as the byte string the file system sees (UTF-8 bytes, one per character). */
+export function toByteString(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
 }
 
-export interface LsRequest {
-  readonly options: LsOptions;
-  /** Directory or file to list, as the client gave it ('.' when none). */
-  readonly target: string;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A byte string as a path argument for fs: the same string when it is
+ * ASCII (fs encodes it as UTF-8, the same bytes; cheaper than a Buffer),
+ * else a Buffer of its bytes.
+ */
+export function fsPath(b: string): string | Buffer {
+  return NON_ASCII.test(b) ? Buffer.from(b, 'latin1') : b;
 }
 
-/** Split "-la dir" into flags and a path; flags only at the start. */
-export function parseLsArgument(arg: string | null, cfg: Config, long: boolean): LsRequest {
-  let flags = '';
-  let rest = arg ?? '';
-  if (rest.startsWith('-')) {
-    const sp = rest.indexOf(' ');
-    flags = sp === -1 ? rest.slice(1) : rest.slice(1, sp);
-    rest = sp === -1 ? '' : rest.slice(sp + 1).replace(/^ +/, '');
-  }
-  return {
-    options: {
-      all: flags.includes('a') || cfg.force_dot_files,
-      long: long || flags.includes('l'),
-      reverse: flags.includes('r'),
-      byTime: flags.includes('t'),
-      classify: flags.includes('F'),
-      recurse: flags.includes('R') && cfg.ls_recurse_enable,
-    },
-    target: rest === '' ? '.' : rest,
-  };
+/** A byte string as text (for the control channel, which writes UTF-8). */
+export function byteStringToText(b: string): string {
+  return Buffer.from(b, 'latin1').toString('utf8');
 }
+
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+// ---------------------------------------------------------------------------
+// formatting
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+/** vsftpd's statbuf_get_date(): "%b %d %H:%M", or "%b %d  %Y" when old or in the future. */
 export function formatDate(mtimeSec: number, nowSec: number, localtime: boolean): string {
   const d = new Date(mtimeSec * 1000);
-  const month = MONTHS[localtime ? d.getMonth() : d.getUTCMonth()] ?? 'Jan';
+  const month = MONTHS[localtime ? d.getMonth() : d.getUTCMonth()] ?? '???';
   const day = pad2(localtime ? d.getDate() : d.getUTCDate());
-  const recent = mtimeSec <= nowSec && nowSec - mtimeSec < SIX_MONTHS_SECONDS;
-  if (recent) {
-    const hh = pad2(localtime ? d.getHours() : d.getUTCHours());
-    const mm = pad2(localtime ? d.getMinutes() : d.getUTCMinutes());
-    return `${month} ${day} ${hh}:${mm}`;
+  if (mtimeSec > nowSec || nowSec - mtimeSec > SIX_MONTHS_SECONDS) {
+    return `${month} ${day}  ${localtime ? d.getFullYear() : d.getUTCFullYear()}`;
   }
-  const year = localtime ? d.getFullYear() : d.getUTCFullYear();
-  return `${month} ${day}  ${year}`;
+  const hh = pad2(localtime ? d.getHours() : d.getUTCHours());
+  const mm = pad2(localtime ? d.getMinutes() : d.getUTCMinutes());
+  return `${month} ${day} ${hh}:${mm}`;
 }
 
+/** vsftpd's statbuf_get_perms(): type letter ('?' when unknown) and rwx with s/S/t/T. */
 export function formatPerms(mode: number): string {
   const S = fs.constants;
   const fmt = mode & S.S_IFMT;
   const type =
-    fmt === S.S_IFDIR ? 'd'
+    fmt === S.S_IFREG ? '-'
+    : fmt === S.S_IFDIR ? 'd'
     : fmt === S.S_IFLNK ? 'l'
-    : fmt === S.S_IFCHR ? 'c'
-    : fmt === S.S_IFBLK ? 'b'
     : fmt === S.S_IFIFO ? 'p'
     : fmt === S.S_IFSOCK ? 's'
-    : '-';
+    : fmt === S.S_IFCHR ? 'c'
+    : fmt === S.S_IFBLK ? 'b'
+    : '?';
   const bit = (m: number, c: string): string => (mode & m ? c : '-');
   const exec = (x: number, special: number, set: string, unset: string): string =>
     mode & special ? (mode & x ? set : unset) : mode & x ? 'x' : '-';
@@ -93,87 +139,426 @@ export function formatPerms(mode: number): string {
   );
 }
 
-/** vsftpd's -F marks directories only (no '@', '*', '|' as GNU ls). */
-function classifySuffix(st: fs.Stats): string {
-  return st.isDirectory() ? '/' : '';
+/** The metadata a long line needs (a subset of fs.Stats, so tests can build one). */
+export interface LineStat {
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Exact size (bigint when beyond 2^53). */
+  readonly size: number | bigint;
+  readonly mtimeSec: number;
 }
 
-export function formatLongLine(name: string, st: fs.Stats, target: string | null, cfg: Config, nowSec: number, classify: boolean): string {
+/** The whole seconds of a modification time (st_mtime; floor for times before 1970). */
+export function mtimeSeconds(st: fs.Stats): number {
+  return Math.floor(st.mtimeMs / 1000);
+}
+
+/**
+ * vsftpd's build_dir_line() without the line end. `name` is what follows
+ * the date: the name, " -> target", '/' (-F).
+ */
+export function formatLongLine(name: string, st: LineStat, cfg: Config, nowSec: number): string {
   const owner = cfg.hide_ids ? 'ftp' : String(st.uid);
   const group = cfg.hide_ids ? 'ftp' : String(st.gid);
-  let line =
+  return (
     formatPerms(st.mode) +
     ' ' + String(st.nlink).padStart(4) +
     ' ' + owner.padEnd(8) +
     ' ' + group.padEnd(8) +
     ' ' + String(st.size).padStart(8) +
-    ' ' + formatDate(Math.floor(st.mtimeMs / 1000), nowSec, cfg.use_localtime) +
-    ' ' + name;
-  if (classify) line += classifySuffix(st);
-  if (target !== null) line += ` -> ${target}`;
-  return line;
+    ' ' + formatDate(st.mtimeSec, nowSec, cfg.use_localtime) +
+    ' ' + name
+  );
 }
 
-interface Entry {
-  readonly name: string;
-  readonly st: fs.Stats;
-}
-
-function compareEntries(a: Entry, b: Entry, o: LsOptions): number {
-  let c: number;
-  if (o.byTime) {
-    c = b.st.mtimeMs - a.st.mtimeMs;
-    if (c === 0) c = Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
-  } else {
-    c = Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
-  }
-  return o.reverse ? -c : c;
-}
-
-/**
- * Produce the listing lines (without line ends). `long` is LIST, otherwise
- * NLST names (prefixed with the directory when one was given, as vsftpd).
- */
-export async function listLines(req: LsRequest, cfg: Config): Promise<string[] | null> {
-  const nowSec = Math.floor(Date.now() / 1000);
-  let st: fs.Stats;
+/** lstat without throwing; sizes beyond 2^53 are read again as bigint. */
+export function lstatQuiet(pathBytes: string): LineStat | null {
+  const p = fsPath(pathBytes);
+  let st: fs.Stats | undefined;
   try {
-    st = await fs.promises.stat(req.target);
+    st = fs.lstatSync(p, { throwIfNoEntry: false });
   } catch {
     return null;
   }
-  const o = req.options;
-  if (!st.isDirectory()) {
-    const lst = await fs.promises.lstat(req.target);
-    const target = lst.isSymbolicLink() ? await fs.promises.readlink(req.target).catch(() => null) : null;
-    return [o.long ? formatLongLine(req.target, lst, target, cfg, nowSec, o.classify) : req.target];
-  }
-  const entries: Entry[] = [];
-  const dir = await fs.promises.opendir(req.target);
-  const names: string[] = o.all ? ['.', '..'] : [];
-  for await (const d of dir) {
-    if (!o.all && d.name.startsWith('.')) continue;
-    names.push(d.name);
-  }
-  for (const name of names) {
+  if (st === undefined) return null;
+  let size: number | bigint = st.size;
+  if (size > Number.MAX_SAFE_INTEGER) {
     try {
-      entries.push({ name, st: await fs.promises.lstat(path.join(req.target, name)) });
+      size = fs.lstatSync(p, { bigint: true }).size;
     } catch {
-      // Vanished between readdir and lstat: not listed.
+      // keep the approximation
     }
   }
-  entries.sort((a, b) => compareEntries(a, b, o));
-  const prefix = req.target === '.' ? '' : req.target.endsWith('/') ? req.target : `${req.target}/`;
-  const lines: string[] = [];
-  for (const e of entries) {
-    if (o.long) {
-      const target = e.st.isSymbolicLink()
-        ? await fs.promises.readlink(path.join(req.target, e.name)).catch(() => null)
-        : null;
-      lines.push(formatLongLine(e.name, e.st, target, cfg, nowSec, o.classify));
-    } else {
-      lines.push(prefix + e.name);
+  return { mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, size, mtimeSec: mtimeSeconds(st) };
+}
+
+function readlinkQuiet(pathBytes: string): string | null {
+  try {
+    return fs.readlinkSync(fsPath(pathBytes), { encoding: 'latin1' });
+  } catch {
+    return null;
+  }
+}
+
+function isDirMode(mode: number): boolean {
+  return (mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR;
+}
+
+function isLinkMode(mode: number): boolean {
+  return (mode & fs.constants.S_IFMT) === fs.constants.S_IFLNK;
+}
+
+// ---------------------------------------------------------------------------
+// the argument
+
+export interface LsOptions {
+  readonly all: boolean;
+  readonly long: boolean;
+  readonly reverse: boolean;
+  readonly byTime: boolean;
+  readonly classify: boolean;
+  readonly recurse: boolean;
+}
+
+/** vsftpd's reading of the option letters (postlogin.c, ls.c, ftpdataio.c). */
+export function lsOptions(letters: string, cfg: Config, verbose: boolean): LsOptions {
+  return {
+    all: letters.includes('a'),
+    long: verbose || letters.includes('l'),
+    reverse: letters.includes('r'),
+    byTime: letters.includes('t'),
+    classify: letters.includes('F'),
+    recurse: letters.includes('R') && cfg.ls_recurse_enable,
+  };
+}
+
+/** "-la dir" → letters "la", path "dir"; anything not starting with '-' is all path. */
+export function splitLsArgument(arg: string | null): { letters: string; path: string } {
+  const a = arg ?? '';
+  if (!a.startsWith('-')) return { letters: '', path: a };
+  const sp = a.indexOf(' ');
+  return sp === -1 ? { letters: a.slice(1), path: '' } : { letters: a.slice(1, sp), path: a.slice(sp + 1) };
+}
+
+/** What handle_dir_common() decided: the directory to read and the filter. */
+export interface LsTarget {
+  /** The directory, as a byte string ("." by default); listed names are relative to it. */
+  readonly dir: string;
+  /** Open handle, or null when the directory could not be opened. */
+  readonly handle: fs.Dir | null;
+  /** Filter on the last component (byte string), '' for none. */
+  readonly filter: string;
+}
+
+/**
+ * opendir() whose entries come as byte strings: 'latin1' turns each byte
+ * of a name into one character (no Buffer per name, and any bytes survive).
+ */
+export function openDirBytes(pathBytes: string): fs.Dir {
+  return fs.opendirSync(fsPath(pathBytes), { encoding: 'latin1', bufferSize: 1024 });
+}
+
+function openDirQuiet(pathBytes: string): fs.Dir | null {
+  try {
+    return openDirBytes(pathBytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * vsftpd's choice of directory and filter for a path argument (a byte
+ * string, "~" already expanded): the path itself when it opens as a
+ * directory, else its parent with the last component as the filter.
+ */
+export function openLsTarget(pathBytes: string): LsTarget {
+  if (pathBytes === '') return { dir: '.', handle: openDirQuiet('.'), filter: '' };
+  const direct = openDirQuiet(pathBytes);
+  if (direct !== null) return { dir: pathBytes, handle: direct, filter: '' };
+  const slash = pathBytes.lastIndexOf('/');
+  if (slash === -1) return { dir: '.', handle: openDirQuiet('.'), filter: pathBytes };
+  // "ls /.message": the only slash was the leading one.
+  const dir = slash === 0 ? '/' : pathBytes.slice(0, slash);
+  return { dir, handle: openDirQuiet(dir), filter: pathBytes.slice(slash + 1) };
+}
+
+export function closeDirQuiet(d: fs.Dir | null): void {
+  if (d === null) return;
+  try {
+    d.closeSync();
+  } catch {
+    // already closed
+  }
+}
+
+// ---------------------------------------------------------------------------
+// the filter's view of a name (Debian)
+
+/**
+ * The view of a name Debian's vsftpd 3.0.3 matches filters against
+ * (observed: see the file comment): realpath(name) from the current
+ * directory, else cwd + "/" + name; the last component of that unless the
+ * pattern starts with '{', in which case the whole path; and the whole
+ * path again when its last component is empty (so "." at "/" is "/").
+ * At most one realpath() per distinct name during a listing (cached);
+ * glob.ts bounds how often a name's view is asked for.
+ */
+export function debianNameView(cwdBytes: string): NameView {
+  // Brace alternatives ask for the view of the rest of a name again and
+  // again (up to MATCH_ITERATIONS_MAX times per name, mostly the same few
+  // suffixes): remember the paths for the length of one listing.
+  const cache = new Map<string, string>();
+  const resolve = (name: string): string => {
+    const known = cache.get(name);
+    if (known !== undefined) return known;
+    let full = `${cwdBytes}/${name}`;
+    const p = fsPath(name);
+    try {
+      // Most names do not exist relative to the current directory: an
+      // lstat() that does not throw for ENOENT spares realpath()'s
+      // exception (an Error with a stack trace per name is the main cost).
+      if (name !== '' && fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined) {
+        full = fs.realpathSync.native(p, { encoding: 'latin1' });
+      }
+    } catch {
+      // ENOTDIR, ELOOP, EACCES...: realpath() fails too
+    }
+    if (cache.size >= VIEW_CACHE_MAX) cache.clear();
+    cache.set(name, full);
+    return full;
+  };
+  return (name, pattern) => {
+    const full = resolve(name);
+    if (pattern.startsWith('{')) return full;
+    const tail = full.slice(full.lastIndexOf('/') + 1);
+    return tail === '' ? full : tail;
+  };
+}
+
+// ---------------------------------------------------------------------------
+// the listing engine
+
+/** Where listing lines go (byte strings, the sink adds CRLF). */
+export interface LineSink {
+  /** Resolves false when the lines could not be delivered (peer gone, ABOR, timeout). */
+  send(lines: readonly string[]): Promise<boolean>;
+}
+
+/** Read every name of an open directory (readdir order, without "." and ".."), yielding now and then. */
+export async function readNames(handle: fs.Dir, keep: (name: string) => boolean): Promise<string[]> {
+  const names: string[] = [];
+  for (;;) {
+    let n = 0;
+    let ent: fs.Dirent | null;
+    try {
+      ent = handle.readSync();
+    } catch {
+      break; // vsftpd: a readdir() error ends the directory
+    }
+    while (ent !== null) {
+      // openDirBytes() asks for 'latin1': the name is already a byte string.
+      const name = ent.name;
+      if (keep(name)) names.push(name);
+      if (++n >= READ_CHUNK) break;
+      try {
+        ent = handle.readSync();
+      } catch {
+        ent = null;
+      }
+    }
+    if (ent === null) break;
+    await yieldToEventLoop();
+  }
+  return names;
+}
+
+/** The listed directory with a trailing '/', or '' for "." (vsftpd's normalised base). */
+function normaliseBase(dir: string): string {
+  if (dir === '.') return '';
+  return dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+/** vsftpd's mtime sort key compares "%030ld" strings: negatives sort first, -1 before -2. */
+function compareMtimeKeys(a: number, b: number): number {
+  if (a >= 0 && b >= 0) return a - b;
+  if (a < 0 && b < 0) return b - a;
+  return a < 0 ? -1 : 1;
+}
+
+interface ListContext {
+  readonly cfg: Config;
+  readonly sink: LineSink;
+  readonly letters: string;
+  readonly verbose: boolean;
+  readonly filter: string;
+  /** hide_file (when implemented): true hides the name. */
+  readonly hidden: (name: string) => boolean;
+  readonly view: NameView;
+}
+
+/** How a listing ended: 'failed' when the sink did not take every line. */
+export type ListOutcome = 'ok' | 'failed';
+
+/**
+ * List one directory (and, with -R, its subdirectories). vsftpd's
+ * vsf_ls_populate_dir_list() + transfer_dir_internal(), streamed.
+ */
+async function listDirectory(ctx: ListContext, handle: fs.Dir, dir: string): Promise<ListOutcome> {
+  const o = lsOptions(ctx.letters, ctx.cfg, ctx.verbose);
+  const reverse = o.byTime ? !o.reverse : o.reverse;
+  const doStat = o.long || o.byTime || o.classify || o.recurse;
+  // A filter starting with '.' implies -a.
+  const all = o.all || ctx.filter.startsWith('.');
+  const base = normaliseBase(dir);
+  const nowSec = Math.floor(Date.now() / 1000);
+
+  const visible = (name: string): boolean => {
+    if (name.startsWith('.')) {
+      if (!all && !ctx.cfg.force_dot_files) return false;
+      if (!all && (name === '.' || name === '..')) return false;
+    }
+    return !ctx.hidden(name);
+  };
+
+  // readdir() reports "." and ".." first on the file systems we know of
+  // (Node's readdir hides them: their place among equal -t keys is lost).
+  let names: string[] = [];
+  for (const dot of ['.', '..']) if (visible(dot)) names.push(dot);
+  for (const n of await readNames(handle, visible)) names.push(n);
+  if (ctx.filter !== '') {
+    const budget = new ListingBudget(names.length);
+    const passed: string[] = [];
+    let slice = Date.now();
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (filterMatch(ctx.filter, name, ctx.view, budget)) passed.push(name);
+      // A crafted pattern can take a fraction of a millisecond per name.
+      if ((i & 15) === 15 && Date.now() - slice >= BATCH_MILLISECONDS) {
+        await yieldToEventLoop();
+        slice = Date.now();
+      }
+    }
+    names = passed;
+  }
+
+  let order: string[];
+  if (o.byTime) {
+    // The key needs a stat of every entry; entries that fail it are not listed.
+    const keyed: string[] = [];
+    const keys: number[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const st = lstatQuiet(base + name);
+      if (st !== null) {
+        keyed.push(name);
+        keys.push(st.mtimeSec);
+      }
+      if (i % BATCH_ENTRIES === BATCH_ENTRIES - 1) await yieldToEventLoop();
+    }
+    const idx = keyed.map((_, i) => i);
+    // Stable (V8's sort is): equal seconds stay in readdir order, as with glibc's qsort.
+    idx.sort((a, b) => {
+      const c = compareMtimeKeys(keys[a] as number, keys[b] as number);
+      return reverse ? -c : c;
+    });
+    order = idx.map((i) => keyed[i] as string);
+    names.length = 0;
+  } else {
+    // Default sort compares UTF-16 code units: on byte strings, memcmp order.
+    names.sort();
+    if (reverse) names.reverse();
+    order = names;
+  }
+
+  if (o.recurse && !(await ctx.sink.send([`${dir}:`]))) return 'failed';
+
+  const subdirs: string[] = [];
+  let i = 0;
+  while (i < order.length) {
+    const lines: string[] = [];
+    const started = Date.now();
+    const end = Math.min(order.length, i + BATCH_ENTRIES);
+    for (; i < end; i++) {
+      const name = order[i] as string;
+      const pathBytes = base + name;
+      let st: LineStat | null = null;
+      if (doStat) {
+        st = lstatQuiet(pathBytes);
+        if (st === null) continue; // gone since readdir()
+      }
+      if (o.long && st !== null) {
+        let shown = name;
+        if (isLinkMode(st.mode)) {
+          const target = readlinkQuiet(pathBytes);
+          if (target !== null && target !== '') shown += ` -> ${target}`;
+        }
+        if (o.classify && isDirMode(st.mode)) shown += '/';
+        lines.push(formatLongLine(shown, st, ctx.cfg, nowSec));
+      } else {
+        let line = pathBytes;
+        if (o.classify && st !== null) {
+          if (isDirMode(st.mode)) line += '/';
+          else if (isLinkMode(st.mode)) line += '@';
+        }
+        lines.push(line);
+      }
+      if (o.recurse && st !== null && isDirMode(st.mode)) subdirs.push(name);
+      if (Date.now() - started >= BATCH_MILLISECONDS) {
+        i++;
+        break;
+      }
+    }
+    if (lines.length > 0 && !(await ctx.sink.send(lines))) return 'failed';
+    await yieldToEventLoop();
+  }
+  order.length = 0;
+
+  for (const sub of subdirs) {
+    if (sub === '.' || sub === '..') continue;
+    const subDir = `${dir}/${sub}`;
+    const h = openDirQuiet(subDir);
+    if (h === null) continue; // unreadable, gone: no matter (vsftpd)
+    try {
+      if (!(await ctx.sink.send(['']))) return 'failed';
+      if ((await listDirectory(ctx, h, subDir)) === 'failed') return 'failed';
+    } finally {
+      closeDirQuiet(h);
     }
   }
-  return lines;
+  return 'ok';
+}
+
+export interface ListRequest {
+  readonly cfg: Config;
+  /** Option letters as given (STAT adds 'a'). */
+  readonly letters: string;
+  /** LIST and STAT: true; NLST: false (unless -l). */
+  readonly verbose: boolean;
+  readonly target: LsTarget;
+  readonly sink: LineSink;
+  /** The session's current directory as a byte string (for the filter's view). */
+  readonly cwdBytes: string;
+  /** hide_file (not implemented yet): names never listed. */
+  readonly hidden?: (name: string) => boolean;
+}
+
+/** Stream the listing of an opened target into the sink. The caller closes the handle. */
+export async function runListing(req: ListRequest): Promise<ListOutcome> {
+  const handle = req.target.handle;
+  if (handle === null) return 'ok';
+  return listDirectory(
+    {
+      cfg: req.cfg,
+      sink: req.sink,
+      letters: req.letters,
+      verbose: req.verbose,
+      filter: req.target.filter,
+      hidden: req.hidden ?? (() => false),
+      view: debianNameView(req.cwdBytes),
+    },
+    handle,
+    req.target.dir,
+  );
 }
