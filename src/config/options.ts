@@ -456,6 +456,10 @@ const IMPLEMENTED = [
   'user_max_rate',
   'shutdown_timeout',
   'ls_recurse_enable',
+  'deny_file',
+  'hide_file',
+  'text_userdb_names',
+  'tilde_user_enable',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

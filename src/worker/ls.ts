@@ -30,7 +30,7 @@
  *   size (8, right), date, name, " -> target" for symlinks; fields widen
  *   as needed. Dates "Mon dd HH:MM", or "Mon dd  YYYY" when more than 182
  *   days old or in the future; GMT unless use_localtime. Owner and group
- *   are numeric ("ftp" with hide_ids).
+ *   are numeric ("ftp" with hide_ids; names with text_userdb_names).
  * - -F: '/' after directories (LIST), '/' and '@' for symlinks (NLST).
  * - NLST prints names prefixed with the listed directory when one was
  *   given ("sub/a.txt"); LIST never does.
@@ -52,6 +52,7 @@
  */
 
 import * as fs from 'node:fs';
+import { groupName, userName } from './idnames';
 import type { Config } from '../config/options';
 import { filterMatch, ListingBudget, type NameView } from './glob';
 
@@ -160,8 +161,8 @@ export function mtimeSeconds(st: fs.Stats): number {
  * the date: the name, " -> target", '/' (-F).
  */
 export function formatLongLine(name: string, st: LineStat, cfg: Config, nowSec: number): string {
-  const owner = cfg.hide_ids ? 'ftp' : String(st.uid);
-  const group = cfg.hide_ids ? 'ftp' : String(st.gid);
+  const owner = cfg.hide_ids ? 'ftp' : cfg.text_userdb_names ? userName(st.uid) : String(st.uid);
+  const group = cfg.hide_ids ? 'ftp' : cfg.text_userdb_names ? groupName(st.gid) : String(st.gid);
   return (
     formatPerms(st.mode) +
     ' ' + String(st.nlink).padStart(4) +
@@ -540,7 +541,7 @@ export interface ListRequest {
   readonly sink: LineSink;
   /** The session's current directory as a byte string (for the filter's view). */
   readonly cwdBytes: string;
-  /** hide_file (not implemented yet): names never listed. */
+  /** hide_file: names never listed (access.ts). */
   readonly hidden?: (name: string) => boolean;
 }
 

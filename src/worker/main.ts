@@ -22,6 +22,7 @@ import { runPostlogin } from './postlogin';
 import { deliverChownResult, deliverDataSocket, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
 import { setSharedRate } from './ratelimit';
+import { loadIdNames } from './idnames';
 import type { Session } from './session';
 
 process.title = 'tsftpd: pool';
@@ -82,6 +83,8 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
 function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
   process.title = `tsftpd: ${normalizeAddress(msg.session.remoteAddress)}/${msg.login.user}: IDLE`;
   prepareLogs(msg.config);
+  // Names for listings come from the host's /etc, read before the jail.
+  if (msg.config.text_userdb_names || msg.config.tilde_user_enable) loadIdNames();
   try {
     enterJail(msg.login.jail);
   } catch (e: unknown) {

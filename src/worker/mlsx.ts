@@ -37,6 +37,7 @@
  */
 
 import * as fs from 'node:fs';
+import { groupName, userName } from './idnames';
 import type { Config } from '../config/options';
 import { BATCH_ENTRIES, fsPath, openDirBytes, readNames, yieldToEventLoop, type LineSink } from './ls';
 
@@ -238,13 +239,13 @@ export function factString(
         out += `type=${typeFact(st, role, dangling)};`;
         break;
       case 'unix.group':
-        out += `unix.group=${who.cfg.hide_ids ? 'ftp' : String(st.gid)};`;
+        out += `unix.group=${who.cfg.hide_ids ? 'ftp' : who.cfg.text_userdb_names ? groupName(st.gid) : String(st.gid)};`;
         break;
       case 'unix.mode':
         out += `unix.mode=${(st.mode & 0o7777).toString(8).padStart(4, '0')};`;
         break;
       case 'unix.owner':
-        out += `unix.owner=${who.cfg.hide_ids ? 'ftp' : String(st.uid)};`;
+        out += `unix.owner=${who.cfg.hide_ids ? 'ftp' : who.cfg.text_userdb_names ? userName(st.uid) : String(st.uid)};`;
         break;
       default:
         break;

@@ -10,6 +10,7 @@ import type { LoginDecision, SessionInfo } from '../ipc/messages';
 import type { ControlChannel, FtpCommand } from '../protocol/control';
 import { DATACONN_COMMANDS } from './commands/dataconn';
 import { replyWithMessage } from './dirmessage';
+import { isDenied, pathArgument } from './access';
 import { FILE_COMMANDS } from './commands/files';
 import { HASH_COMMANDS } from './commands/hash';
 import { HELP_COMMANDS } from './commands/help';
@@ -17,7 +18,7 @@ import { LISTING_COMMANDS } from './commands/listing';
 import { NAVIGATION_COMMANDS } from './commands/navigation';
 import { SESSION_COMMANDS } from './commands/session';
 import { SITE_COMMANDS } from './commands/site';
-import { createSession, setTitle, type CommandSpec, type CommandTable, type Session } from './session';
+import { createSession, expandPath, setTitle, type CommandSpec, type CommandTable, type Session } from './session';
 
 /* SECURITY: HTTP verbs on an FTP port mean a cross-protocol attack. */
 const HTTP_VERBS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'CONNECT']);
@@ -71,6 +72,12 @@ export function dispatchPostlogin(s: Session, cmd: FtpCommand): void | Promise<v
     return undefined;
   }
   if ((spec.gate !== undefined && !spec.gate(s)) || !allowedByConfig(s, cmd.verb)) {
+    s.ch.reply(550, 'Permission denied.');
+    return undefined;
+  }
+  // SECURITY: deny_file is checked on the canonical path (access.ts).
+  const target = pathArgument(cmd.verb, cmd.arg);
+  if (target !== null && isDenied(s.cfg, expandPath(s, target))) {
     s.ch.reply(550, 'Permission denied.');
     return undefined;
   }

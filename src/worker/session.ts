@@ -8,6 +8,7 @@ import type { Config } from '../config/options';
 import type { LoginDecision, SessionInfo } from '../ipc/messages';
 import type { ControlChannel } from '../protocol/control';
 import { DataChannel, normalizeAddress } from './data';
+import { homeOf } from './idnames';
 
 export interface Session {
   readonly cfg: Config;
@@ -104,10 +105,20 @@ export const GATES = {
   port: (s: Session): boolean => s.cfg.port_enable && !s.epsvAll,
 } as const;
 
-/** "~" and "~/x" name the login directory, as in vsftpd. */
+/**
+ * "~" and "~/x" name the login directory, as in vsftpd; "~user" and
+ * "~user/x" name that user's home with tilde_user_enable (from the host's
+ * /etc/passwd, read before the jail; inside a jail it exists only if the
+ * same path exists there).
+ */
 export function expandPath(s: Session, p: string): string {
   if (p === '~') return s.login.jail.cwd;
   if (p.startsWith('~/')) return s.login.jail.cwd + p.slice(1);
+  if (s.cfg.tilde_user_enable && p.startsWith('~')) {
+    const slash = p.indexOf('/');
+    const home = homeOf(slash === -1 ? p.slice(1) : p.slice(1, slash));
+    if (home !== null) return slash === -1 ? home : home + p.slice(slash);
+  }
   return p;
 }
 

@@ -23,6 +23,7 @@ import {
   toByteString,
   type LineSink,
 } from '../ls';
+import { hiddenPredicate } from '../access';
 import { mlstLine, openMlsdDirectory, processCredentials, runMlsd, type MlsxIdentity } from '../mlsx';
 import {
   beginTransfer,
@@ -172,14 +173,13 @@ async function dataListing(s: Session, arg: string | null, verbose: boolean): Pr
     return;
   }
   const { letters, path } = splitLsArgument(arg);
-  // deny_file (not implemented yet) is checked here in vsftpd: 550 Permission denied.
   const target = openLsTarget(toByteString(expandPath(s, path)));
   try {
     const readable = target.handle !== null && worldReadableDirOk(s, target.dir);
     const cwd = cwdBytes();
     const result = await withDataTransfer(s, `${verbose ? 'LIST' : 'NLST'} ${path}`, async (sink) => {
       if (!readable) return true;
-      return (await runListing({ cfg: s.cfg, letters, verbose, target, sink, cwdBytes: cwd })) === 'ok';
+      return (await runListing({ cfg: s.cfg, letters, verbose, target, sink, cwdBytes: cwd, hidden: hiddenPredicate(s.cfg) })) === 'ok';
     });
     if (result === null) return;
     replyDataEnd(s, result.delivered, result.sink, readable ? 'Directory send OK.' : 'Transfer done (but failed to open directory).');
@@ -207,6 +207,7 @@ async function statPath(s: Session, arg: string): Promise<void> {
         target,
         sink: controlSink(s),
         cwdBytes: cwdBytes(),
+        hidden: hiddenPredicate(s.cfg),
       });
     }
     s.ch.reply(213, 'End of status');
@@ -273,7 +274,7 @@ async function mlsd(s: Session, arg: string | null): Promise<void> {
   }
   try {
     const result = await withDataTransfer(s, `MLSD ${path}`, (sink) =>
-      runMlsd(who, s.mlstFacts, MLST_FACTS, opened.handle, dirBytes, sink),
+      runMlsd(who, s.mlstFacts, MLST_FACTS, opened.handle, dirBytes, sink, hiddenPredicate(s.cfg)),
     );
     if (result !== null) replyDataEnd(s, result.delivered, result.sink, 'Directory send OK.');
   } finally {

@@ -1,0 +1,188 @@
+// deny_file, hide_file, text_userdb_names and tilde_user_enable through a
+// real PAM login. SECURITY: deny_file is matched on the canonical path in the
+// jail, so the CVE-2015-1419 bypass class (CWD etc + RETR passwd around
+// deny_file=/etc/passwd, "..", ".", symlinks) is refused.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runFtplib, type FtplibTranscript } from '../helpers/clients';
+import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
+import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+
+const T = { timeout: 90_000 };
+const users = new UserRegistry();
+const dirs: string[] = [];
+
+before(() => {
+  installPamService();
+});
+
+after(async () => {
+  await stopAll();
+  users.cleanup();
+  removePamService();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A jailed local user whose root-owned home holds etc/passwd, music, a .private dir and a symlink. */
+function makeUser(): TestUser {
+  const home = makeTempDir('tsftpd-acc-');
+  dirs.push(home);
+  const user = users.create({ home });
+  fs.mkdirSync(path.join(home, 'etc'), { mode: 0o755 });
+  fs.writeFileSync(path.join(home, 'etc', 'passwd'), 'jail passwd\n', { mode: 0o644 });
+  fs.writeFileSync(path.join(home, 'etc', 'group'), 'jail group\n', { mode: 0o644 });
+  fs.mkdirSync(path.join(home, 'music'), { mode: 0o755 });
+  fs.writeFileSync(path.join(home, 'music', 'song.mp3'), 'mp3\n', { mode: 0o644 });
+  fs.writeFileSync(path.join(home, 'music', 'notes.txt'), 'notes\n', { mode: 0o644 });
+  fs.mkdirSync(path.join(home, '.private'), { mode: 0o755 });
+  fs.writeFileSync(path.join(home, '.private', 'key'), 'k\n', { mode: 0o644 });
+  fs.symlinkSync('etc/passwd', path.join(home, 'pw-link'));
+  fs.writeFileSync(path.join(home, 'mine.txt'), 'mine\n', { mode: 0o644 });
+  fs.chownSync(path.join(home, 'mine.txt'), user.uid, user.gid);
+  return user;
+}
+
+async function withDaemon(options: Record<string, string | number | boolean>, body: (d: Daemon) => Promise<void>): Promise<void> {
+  const d = await startDaemon({ options: { chroot_local_user: true, ...options } });
+  try {
+    await body(d);
+  } catch (e: unknown) {
+    if (e instanceof Error) e.stack = `${e.stack ?? e.message}\n--- daemon stderr ---\n${d.stderr()}`;
+    throw e;
+  } finally {
+    await d.stop();
+  }
+}
+
+/** The steps after the login step runFtplib adds first. */
+function ops(t: FtplibTranscript): FtplibTranscript['steps'] {
+  return t.steps.filter((s) => s.op !== 'login');
+}
+
+function replies(t: FtplibTranscript): string[] {
+  return ops(t).map((s) => s.error ?? String(s.replies[s.replies.length - 1] ?? ''));
+}
+
+describe('deny_file on the canonical path', () => {
+  test('every spelling of /etc/passwd is refused; the rest of etc is not', T, async () => {
+    const u = makeUser();
+    await withDaemon({ deny_file: '/etc/passwd' }, async (d) => {
+      const t = await runFtplib({
+        port: d.port,
+        user: u.name,
+        password: u.password,
+        steps: [
+          { op: 'retr', remote: '/etc/passwd' },
+          { op: 'retr', remote: 'etc/passwd' },
+          { op: 'retr', remote: 'etc/../etc/./passwd' },
+          { op: 'retr', remote: '//etc//passwd' },
+          { op: 'retr', remote: 'pw-link' },
+          { op: 'cwd', path: 'etc' },
+          { op: 'retr', remote: 'passwd' },
+          { op: 'size', path: 'passwd' },
+          { op: 'raw', cmd: 'MDTM passwd' },
+          { op: 'raw', cmd: 'RNFR passwd' },
+          { op: 'retr', remote: 'group' },
+        ],
+      });
+      const r = replies(t);
+      for (let i = 0; i < 5; i++) assert.match(r[i] ?? '', /^550 Permission denied\./, `step ${i}: ${JSON.stringify(ops(t)[i])}`);
+      assert.match(r[5] ?? '', /^250/, 'CWD etc is allowed');
+      for (let i = 6; i < 10; i++) assert.match(r[i] ?? '', /^550 Permission denied\./, `step ${i}: ${JSON.stringify(ops(t)[i])}`);
+      assert.equal(ops(t)[10]?.error, undefined, `etc/group is served: ${JSON.stringify(ops(t)[10])}`);
+    });
+  });
+
+  test('patterns: {*.mp3,.private} refuses matching files, paths inside .private and uploads of such names', T, async () => {
+    const u = makeUser();
+    await withDaemon({ deny_file: '{*.mp3,.private}', write_enable: true, allow_writeable_chroot: true }, async (d) => {
+      const local = path.join(makeTempDir('tsftpd-acc-up-'), 'x.mp3');
+      dirs.push(path.dirname(local));
+      fs.writeFileSync(local, 'upload\n');
+      const t = await runFtplib({
+        port: d.port,
+        user: u.name,
+        password: u.password,
+        steps: [
+          { op: 'retr', remote: 'music/song.mp3' },
+          { op: 'cwd', path: '.private' },
+          { op: 'retr', remote: '.private/key' },
+          { op: 'stor', local, remote: 'music/new.mp3' },
+          { op: 'retr', remote: 'music/notes.txt' },
+        ],
+      });
+      const r = replies(t);
+      assert.match(r[0] ?? '', /^550 Permission denied\./);
+      assert.match(r[1] ?? '', /^550 Permission denied\./);
+      assert.match(r[2] ?? '', /^550 Permission denied\./);
+      assert.match(r[3] ?? '', /^550 Permission denied\./);
+      assert.equal(fs.existsSync(path.join(u.home, 'music', 'new.mp3')), false, 'the denied upload created nothing');
+      assert.equal(ops(t)[4]?.error, undefined, JSON.stringify(ops(t)[4]));
+    });
+  });
+});
+
+describe('hide_file', () => {
+  test('hidden from LIST, NLST and MLSD, still reachable by name', T, async () => {
+    const u = makeUser();
+    await withDaemon({ hide_file: '{*.mp3,.private}' }, async (d) => {
+      const t = await runFtplib({
+        port: d.port,
+        user: u.name,
+        password: u.password,
+        steps: [
+          { op: 'nlst', path: 'music' },
+          { op: 'list', path: 'music' },
+          { op: 'raw', cmd: 'STAT -a' },
+          { op: 'retr', remote: 'music/song.mp3' },
+        ],
+      });
+      const nlst = (ops(t)[0]?.result ?? []) as string[];
+      const list = (ops(t)[1]?.result ?? []) as string[];
+      assert.deepEqual(nlst, ['music/notes.txt'], JSON.stringify(ops(t)[0]));
+      assert.ok(list.every((l) => !l.includes('song.mp3')) && list.some((l) => l.endsWith(' notes.txt')), list.join('\n'));
+      assert.ok(!String(ops(t)[2]?.result ?? ops(t)[2]?.replies.join('\n')).includes('.private'), JSON.stringify(ops(t)[2]));
+      assert.equal(ops(t)[3]?.error, undefined, `a hidden file is still served: ${JSON.stringify(ops(t)[3])}`);
+    });
+  });
+});
+
+describe('names in listings', () => {
+  test('text_userdb_names shows the owner by name; without it, by number', T, async () => {
+    const u = makeUser();
+    for (const [enabled, expectOwner] of [
+      [true, u.name],
+      [false, String(u.uid)],
+    ] as const) {
+      await withDaemon({ text_userdb_names: enabled }, async (d) => {
+        const t = await runFtplib({ port: d.port, user: u.name, password: u.password, steps: [{ op: 'list' }] });
+        const lines = (ops(t)[0]?.result ?? []) as string[];
+        const mine = lines.find((l) => l.endsWith(' mine.txt'));
+        assert.ok(mine !== undefined, lines.join('\n'));
+        assert.equal(mine.split(/\s+/)[2], expectOwner, mine);
+      });
+    }
+  });
+
+  test('tilde_user_enable: ~user names that user\'s home (an unjailed session)', T, async () => {
+    const u = makeUser();
+    const other = makeUser();
+    await withDaemon({ chroot_local_user: false, tilde_user_enable: true }, async (d) => {
+      const t = await runFtplib({
+        port: d.port,
+        user: u.name,
+        password: u.password,
+        steps: [{ op: 'cwd', path: `~${other.name}` }, { op: 'pwd' }, { op: 'cwd', path: '~' }, { op: 'pwd' }],
+      });
+      assert.equal(ops(t)[1]?.result, other.home, JSON.stringify(t));
+      assert.equal(ops(t)[3]?.result, u.home, JSON.stringify(t));
+    });
+    await withDaemon({ chroot_local_user: false, tilde_user_enable: false }, async (d) => {
+      const t = await runFtplib({ port: d.port, user: u.name, password: u.password, steps: [{ op: 'cwd', path: `~${other.name}` }] });
+      assert.match(ops(t)[0]?.error ?? '', /^550/, 'without tilde_user_enable ~user is a plain (missing) name');
+    });
+  });
+});
