@@ -42,6 +42,8 @@ function makeUser(): TestUser {
   fs.symlinkSync('etc/passwd', path.join(home, 'pw-link'));
   fs.writeFileSync(path.join(home, 'mine.txt'), 'mine\n', { mode: 0o644 });
   fs.chownSync(path.join(home, 'mine.txt'), user.uid, user.gid);
+  fs.mkdirSync(path.join(home, 'incoming'), { mode: 0o755 });
+  fs.chownSync(path.join(home, 'incoming'), user.uid, user.gid);
   return user;
 }
 
@@ -184,5 +186,31 @@ describe('names in listings', () => {
       const t = await runFtplib({ port: d.port, user: u.name, password: u.password, steps: [{ op: 'cwd', path: `~${other.name}` }] });
       assert.match(ops(t)[0]?.error ?? '', /^550/, 'without tilde_user_enable ~user is a plain (missing) name');
     });
+  });
+});
+
+describe('upload modes', () => {
+  test('file_open_mode and local_umask decide the mode of an upload on disk', T, async () => {
+    const u = makeUser();
+    const local = path.join(makeTempDir('tsftpd-acc-fm-'), 'up.txt');
+    dirs.push(path.dirname(local));
+    fs.writeFileSync(local, 'mode test\n');
+    for (const [openMode, umask, expected] of [
+      [0o600, 0o000, 0o600],
+      [0o666, 0o027, 0o640],
+      [0o644, 0o022, 0o644],
+    ] as const) {
+      const name = `incoming/up-${openMode.toString(8)}-${umask.toString(8)}.txt`;
+      await withDaemon(
+        { write_enable: true, file_open_mode: `0${openMode.toString(8)}`, local_umask: `0${umask.toString(8)}` },
+        async (d) => {
+          const t = await runFtplib({ port: d.port, user: u.name, password: u.password, steps: [{ op: 'stor', local, remote: name }] });
+          assert.equal(ops(t)[0]?.error, undefined, JSON.stringify(t));
+          const st = fs.statSync(path.join(u.home, name));
+          assert.equal(st.mode & 0o777, expected, `file_open_mode=0${openMode.toString(8)} local_umask=0${umask.toString(8)}`);
+          assert.equal(st.uid, u.uid, 'owned by the user');
+        },
+      );
+    }
   });
 });
