@@ -15,6 +15,7 @@
 #include <crypt.h>
 #include <sys/prctl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,97 @@ static napi_value CryptGenSalt(napi_env env, napi_callback_info info) {
 
 /* ----------------------------------------------------------------- init */
 
+/*
+ * lock_upload_files: whole-file fcntl record locks, as vsftpd takes them
+ * (a write lock while uploading, a read lock while downloading). F_SETLKW
+ * waits for a conflicting lock to go, so it runs on libuv's pool; the
+ * callback gets 0 or an errno. fd must be an open descriptor (>= 0).
+ */
+typedef struct {
+  napi_async_work work;
+  napi_ref cb;
+  int fd;
+  short type;
+  int err;
+} lock_job;
+
+static void lock_execute(napi_env env, void *data) {
+  (void)env;
+  lock_job *j = data;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = j->type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 0;
+  int r;
+  do {
+    r = fcntl(j->fd, F_SETLKW, &fl);
+  } while (r != 0 && errno == EINTR);
+  j->err = r == 0 ? 0 : errno;
+}
+
+static void lock_complete(napi_env env, napi_status status, void *data) {
+  lock_job *j = data;
+  napi_value cb, undef, v;
+  napi_create_int32(env, status == napi_ok ? j->err : EIO, &v);
+  napi_get_reference_value(env, j->cb, &cb);
+  napi_get_undefined(env, &undef);
+  napi_delete_reference(env, j->cb);
+  napi_delete_async_work(env, j->work);
+  free(j);
+  napi_call_function(env, undef, cb, 1, &v, NULL);
+}
+
+/* lockFile(fd, kind, callback): kind 0 = read lock, 1 = write lock. */
+static napi_value LockFile(napi_env env, napi_callback_info info) {
+  napi_value argv[3], name;
+  int32_t fd, kind;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_int32(env, argv[1], &kind) != napi_ok || (kind != 0 && kind != 1)) {
+    napi_throw_type_error(env, NULL, "lockFile(fd >= 0, kind 0|1, callback)");
+    return NULL;
+  }
+  lock_job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  j->fd = fd;
+  j->type = kind == 1 ? F_WRLCK : F_RDLCK;
+  if (!get_function(env, argv[2], &j->cb)) {
+    free(j);
+    return NULL;
+  }
+  if (napi_create_string_utf8(env, "tsftpd:lockFile", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, lock_execute, lock_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    if (j->work != NULL) napi_delete_async_work(env, j->work);
+    napi_delete_reference(env, j->cb);
+    free(j);
+    napi_throw_error(env, NULL, "could not queue lock work");
+  }
+  return NULL;
+}
+
+/* unlockFile(fd): release this process's lock on fd (closing it does too). */
+static napi_value UnlockFile(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "unlockFile(fd >= 0)");
+    return NULL;
+  }
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  (void)fcntl(fd, F_SETLK, &fl);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"pamAuthenticate", NULL, PamAuthenticate, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -432,6 +524,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"crypt", NULL, Crypt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cryptAsync", NULL, CryptAsync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cryptGenSalt", NULL, CryptGenSalt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lockFile", NULL, LockFile, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unlockFile", NULL, UnlockFile, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

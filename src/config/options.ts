@@ -460,6 +460,7 @@ const IMPLEMENTED = [
   'hide_file',
   'text_userdb_names',
   'tilde_user_enable',
+  'lock_upload_files',
 ] as const satisfies readonly OptionName[];
 
 export const IMPLEMENTED_OPTIONS: ReadonlySet<string> = new Set<string>(IMPLEMENTED);

@@ -45,6 +45,8 @@ interface RawNative {
   crypt(password: string, setting: string): string | null;
   cryptAsync(password: string, setting: string, callback: (result: unknown) => void): void;
   cryptGenSalt(prefix: string, rounds: number): string | null;
+  lockFile(fd: number, kind: 0 | 1, callback: (errno: unknown) => void): void;
+  unlockFile(fd: number): void;
 }
 
 const FUNCTIONS: readonly (keyof RawNative)[] = [
@@ -55,6 +57,8 @@ const FUNCTIONS: readonly (keyof RawNative)[] = [
   'crypt',
   'cryptAsync',
   'cryptGenSalt',
+  'lockFile',
+  'unlockFile',
 ];
 
 /** Walk up from this file to the directory holding package.json + native/. */
@@ -219,4 +223,19 @@ export async function verifyCryptHash(password: string, hash: string): Promise<b
   const b = Buffer.from(hash, 'utf8');
   if (a.length !== b.length) return false;
   return timingSafeEqual(a, b);
+}
+
+/**
+ * lock_upload_files: a whole-file fcntl lock (read for downloads, write for
+ * uploads), waiting for conflicting locks on libuv's pool. Resolves with 0
+ * or the errno number. Released by unlockFile() or by closing the fd.
+ */
+export function lockFile(fd: number, kind: 'read' | 'write'): Promise<number> {
+  return new Promise((resolve) => {
+    raw.lockFile(fd, kind === 'write' ? 1 : 0, (errno: unknown) => resolve(typeof errno === 'number' ? errno : -1));
+  });
+}
+
+export function unlockFile(fd: number): void {
+  raw.unlockFile(fd);
 }

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as net from 'node:net';
 import { runFtplib, type FtplibTranscript } from '../helpers/clients';
+import { connectWithGreeting, login, parsePasv } from '../helpers/ftp';
 import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
 import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
 
@@ -211,6 +213,88 @@ describe('upload modes', () => {
           assert.equal(st.uid, u.uid, 'owned by the user');
         },
       );
+    }
+  });
+});
+
+describe('lock_upload_files', () => {
+  function dataConnect(host: string, port: number): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host, port });
+      sock.once('connect', () => resolve(sock));
+      sock.once('error', reject);
+    });
+  }
+
+  function readAll(sock: net.Socket): Promise<Buffer> {
+    return new Promise((resolve) => {
+      const parts: Buffer[] = [];
+      sock.on('data', (b: Buffer) => parts.push(b));
+      sock.on('error', () => undefined);
+      sock.once('close', () => resolve(Buffer.concat(parts)));
+    });
+  }
+
+  async function session(d: Daemon, u: TestUser): Promise<Awaited<ReturnType<typeof connectWithGreeting>>['ftp']> {
+    const { ftp } = await connectWithGreeting(d.host, d.port);
+    await login(ftp, u.name, u.password);
+    await ftp.command('TYPE I');
+    return ftp;
+  }
+
+  /*
+   * An upload writes half a file and holds; a download of the same file
+   * starts. With the lock its RETR gets no reply until the upload ends, and
+   * then the whole file; without it, RETR answers at once with half.
+   */
+  test('a download of a file being uploaded waits for the upload (YES) or sees half of it (NO)', T, async () => {
+    const u = makeUser();
+    const half = Buffer.alloc(256 * 1024, 0x61);
+    for (const lock of [true, false]) {
+      const name = `incoming/locked-${String(lock)}.bin`;
+      await withDaemon({ write_enable: true, lock_upload_files: lock }, async (d) => {
+        const up = await session(d, u);
+        const down = await session(d, u);
+        try {
+          const upPasv = parsePasv(await up.command('PASV'));
+          up.send(`STOR ${name}`);
+          const upData = await dataConnect(upPasv.host, upPasv.port);
+          assert.equal((await up.reply()).code, 150);
+          await new Promise<void>((resolve) => upData.write(half, () => resolve()));
+          // Wait (bounded) until the first half is on disk.
+          const onDisk = (): number => {
+            try {
+              return fs.statSync(path.join(u.home, name)).size;
+            } catch {
+              return 0;
+            }
+          };
+          for (let i = 0; i < 250 && onDisk() < half.length; i++) await new Promise((r) => setTimeout(r, 20));
+          assert.equal(onDisk(), half.length, 'the first half reached the disk');
+          const downPasv = parsePasv(await down.command('PASV'));
+          down.send(`RETR ${name}`);
+          const downData = await dataConnect(downPasv.host, downPasv.port);
+          const received = readAll(downData);
+          let early: string | null = null;
+          try {
+            early = (await down.reply(1500)).text;
+          } catch {
+            early = null; // no reply yet: the download is waiting for the lock
+          }
+          if (lock) assert.equal(early, null, 'with the lock RETR waits');
+          else assert.match(early ?? '', /^150 /, 'without the lock RETR starts at once');
+          await new Promise<void>((resolve) => upData.end(half, () => resolve()));
+          assert.match((await up.reply(15_000)).text, /^226 /);
+          if (lock) assert.match((await down.reply(15_000)).text, /^150 /);
+          assert.match((await down.reply(15_000)).text, /^226 /);
+          const got = await received;
+          if (lock) assert.equal(got.length, 2 * half.length, 'with the lock the download got the whole upload');
+          else assert.equal(got.length, half.length, 'without the lock the download got the half on disk');
+        } finally {
+          up.close();
+          down.close();
+        }
+      });
     }
   });
 });

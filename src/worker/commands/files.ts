@@ -33,6 +33,7 @@ import {
   type Session,
 } from '../session';
 import { requestChownUpload, sendToMaster } from '../ipc';
+import { lockFile } from '../../sys/native';
 import { RateLimiter, sessionMaxRate } from '../ratelimit';
 import { receiveFile, sendFile, type TransferResult } from '../transfer';
 import { logFileOp, logTransfer } from '../sessionlog';
@@ -152,6 +153,11 @@ async function retr(s: Session, arg: string | null): Promise<void> {
     // SECURITY: anonymous users read only world-readable files by default.
     const worldReadableOk = !isAnon(s) || !s.cfg.anon_world_readable_only || (st.mode & 0o004n) !== 0n;
     if (!st.isFile() || !worldReadableOk) {
+      s.ch.reply(550, 'Failed to open file.');
+      return;
+    }
+    // lock_upload_files: a download waits for an upload of the same file.
+    if (s.cfg.lock_upload_files && (await lockFile(fd, 'read')) !== 0) {
       s.ch.reply(550, 'Failed to open file.');
       return;
     }
@@ -290,6 +296,12 @@ async function upload(s: Session, arg: string | null, kind: UploadKind): Promise
     const st = fs.fstatSync(fd, { bigint: true });
     if (!st.isFile()) {
       s.ch.reply(553, 'Could not create file.');
+      return;
+    }
+    // lock_upload_files: one writer at a time, and no reader while it writes;
+    // taken before the truncate below, as vsftpd.
+    if (s.cfg.lock_upload_files && (await lockFile(fd, 'write')) !== 0) {
+      fail(553, 'Could not create file.');
       return;
     }
     // chown_uploads: priv gives the file away before a byte is written (vsftpd's order).
