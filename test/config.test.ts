@@ -118,6 +118,8 @@ test('table: 132 vsftpd 3.0.3 options (80 bool, 20 num, 32 str) plus Debian, lat
       'metrics_address',
       'metrics_port',
       'json_log_file',
+      'shutdown_timeout',
+      'user_max_rate',
       'virtual_users_file',
     ],
   );
@@ -568,20 +570,20 @@ test('formatConfigError: one line, parts omitted when null, control characters e
 test('unimplemented-options warning lists exactly the non-default unimplemented ones', () => {
   const { result } = load(
     conf(
-      'xferlog_enable=YES', // unimplemented, non-default: listed
-      'ssl_enable=YES', // unimplemented, non-default: listed
+      'session_support=YES', // unimplemented, non-default: listed
+      'one_process_model=YES', // unimplemented, non-default: listed
       'ssl_tlsv1=YES', // unimplemented but the default: not listed
       'listen_port=2121', // implemented: not listed
       'write_enable=YES', // implemented: not listed
       'dirmessage_enable=YES',
       'dirmessage_enable=NO', // back to the default: not listed
     ),
-    ['-ochmod_enable=NO'], // overrides count too
+    ['-oisolate=NO'], // overrides count too
   );
   if (!result.ok) assert.fail(formatConfigError(result.error));
   assert.equal(
     unimplementedOptionsWarning(result.set, result.config),
-    'tsftpd: warning: options parsed but not implemented yet (no effect): chmod_enable, ssl_enable, xferlog_enable',
+    'tsftpd: warning: options parsed but not implemented yet (no effect): isolate, one_process_model, session_support',
   );
   const clean = load(conf('listen_port=2121', 'ssl_enable=NO'));
   if (!clean.result.ok) assert.fail(formatConfigError(clean.result.error));
