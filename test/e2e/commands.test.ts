@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { freePort, makeTempDir, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
-import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply } from '../helpers/ftp';
+import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply, dataConnect, collect } from '../helpers/ftp';
 import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
 
 const T = { timeout: 30_000 };
@@ -130,39 +130,8 @@ async function cmd(ftp: FtpControl, line: string, code: number, text?: string | 
 // ---------------------------------------------------------------------------
 // data connections
 
-function connectData(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: HOST, port });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('data connect timed out'));
-    }, 5_000);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      resolve(sock);
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
+const connectData = (port: number): Promise<net.Socket> => dataConnect(HOST, port);
 
-function collect(sock: net.Socket, timeoutMs = 15_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('data connection did not close in time'));
-    }, timeoutMs);
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', () => undefined);
-    sock.once('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-  });
-}
 
 async function epsv(ftp: FtpControl): Promise<number> {
   const r = await ftp.command('EPSV');

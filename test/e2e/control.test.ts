@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeTempDir, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
-import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply } from '../helpers/ftp';
+import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply, dataConnect } from '../helpers/ftp';
 import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
 
 const T = { timeout: 30_000 };
@@ -94,24 +94,7 @@ async function assertSilent(ftp: FtpControl, ms: number): Promise<void> {
   assert.deepEqual(ftp.pending(), [], 'no reply expected yet');
 }
 
-function connectData(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: HOST, port });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('data connect timed out'));
-    }, 5_000);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      sock.on('error', () => undefined);
-      resolve(sock);
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
+const connectData = (port: number): Promise<net.Socket> => dataConnect(HOST, port);
 
 function drain(sock: net.Socket, timeoutMs = 15_000): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runFtplib } from '../helpers/clients';
 import { makeTempDir, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
-import { FtpControl, login, parseEpsv, parsePasv, type FtpReply } from '../helpers/ftp';
+import { FtpControl, login, parseEpsv, parsePasv, type FtpReply, dataConnect, collect } from '../helpers/ftp';
 import { waitFor } from '../helpers/proc';
 import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
 
@@ -52,66 +52,10 @@ after(async () => {
 // ---------------------------------------------------------------------------
 // local helpers
 
-/**
- * FtpControl over a socket bound to `localAddress`. helpers/ftp.ts only
- * connects from the default source address; its (TypeScript-private)
- * constructor takes any connected socket, which is all this needs.
- */
-function controlFrom(localAddress: string, host: string, port: number, timeoutMs = 5_000): Promise<FtpControl> {
-  const Ctor = FtpControl as unknown as new (sock: net.Socket) => FtpControl;
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port, localAddress });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`connect ${host}:${port} from ${localAddress} timed out`));
-    }, timeoutMs);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      sock.setNoDelay(true);
-      resolve(new Ctor(sock));
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
+const controlFrom = (localAddress: string, host: string, port: number, timeoutMs = 5_000): Promise<FtpControl> =>
+  FtpControl.connect(host, port, timeoutMs, localAddress);
 
-/** A TCP connection to host:port (from localAddress when given). */
-function dataConnect(host: string, port: number, localAddress?: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(localAddress === undefined ? { host, port } : { host, port, localAddress });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`data connect ${host}:${port} timed out`));
-    }, 5_000);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      resolve(sock);
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
 
-/** Everything received until the peer closes. */
-function collect(sock: net.Socket, timeoutMs = 10_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('data connection did not close in time'));
-    }, timeoutMs);
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', () => undefined);
-    sock.once('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-  });
-}
 
 interface Accepted {
   sock: net.Socket;
@@ -275,7 +219,7 @@ async function passiveRetr(ftp: FtpControl, opts: { from?: string; extended?: bo
   } else {
     port = parsePasv(await cmd(ftp, 'PASV', 227)).port;
   }
-  const sock = await dataConnect(opts.host ?? HOST, port, opts.from);
+  const sock = await dataConnect(opts.host ?? HOST, port, { localAddress: opts.from });
   const data = collect(sock);
   await cmd(ftp, 'RETR hello.txt', 150);
   const buf = await data;
@@ -462,7 +406,7 @@ describe('SECURITY: pasv_promiscuous (data-connection theft)', () => {
           const r = await cmd(ftp, verb, verb === 'PASV' ? 227 : 229);
           const port = verb === 'PASV' ? parsePasv(r).port : parseEpsv(r);
           // The thief connects first; the daemon must drop it without a byte.
-          const thief = await dataConnect(HOST, port, OTHER);
+          const thief = await dataConnect(HOST, port, { localAddress: OTHER });
           const stolen = await collect(thief, 5_000);
           assert.equal(stolen.length, 0, `${verb}: the thief got no data`);
           await cmd(ftp, 'RETR hello.txt', 425, 'Security: Bad IP connecting.');
@@ -825,7 +769,7 @@ describe('IPv6 on ::1 (listen_ipv6=YES, listen_address6=::1)', () => {
         await final(ftp);
         // The peer check compares unmapped addresses: 127.0.0.2 is still refused.
         const port = parsePasv(await cmd(ftp, 'PASV', 227)).port;
-        assert.equal((await collect(await dataConnect(HOST, port, OTHER), 5_000)).length, 0);
+        assert.equal((await collect(await dataConnect(HOST, port, { localAddress: OTHER }), 5_000)).length, 0);
         await cmd(ftp, 'RETR hello.txt', 425, 'Security: Bad IP connecting.');
         await cmd(ftp, 'EPRT |2|::1|40000|', 522, 'Bad EPRT protocol.');
         await cmd(ftp, `PORT ${portArg(OTHER, 40000)}`, 500, 'Illegal PORT command.');

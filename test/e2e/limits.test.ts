@@ -11,7 +11,6 @@
 // the daemon's own delay_failed_login.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runProcess } from '../helpers/clients';
@@ -60,30 +59,8 @@ after(async () => {
 // ---------------------------------------------------------------------------
 // local helpers
 
-/**
- * FtpControl over a socket bound to `localAddress`. helpers/ftp.ts only
- * connects from the default source address; its (TypeScript-private)
- * constructor takes any connected socket, which is all this needs.
- */
-function controlFrom(localAddress: string, host: string, port: number, timeoutMs = 5_000): Promise<FtpControl> {
-  const Ctor = FtpControl as unknown as new (sock: net.Socket) => FtpControl;
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port, localAddress });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`connect ${host}:${port} from ${localAddress} timed out`));
-    }, timeoutMs);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      sock.setNoDelay(true);
-      resolve(new Ctor(sock));
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
+const controlFrom = (localAddress: string, host: string, port: number, timeoutMs = 5_000): Promise<FtpControl> =>
+  FtpControl.connect(host, port, timeoutMs, localAddress);
 
 /** Append context to an error; the test runner prints the stack, so both get it. */
 function addContext(e: Error, text: string): void {

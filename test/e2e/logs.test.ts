@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runProcess } from '../helpers/clients';
 import { makeTempDir, repoRoot, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
-import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply } from '../helpers/ftp';
+import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply, dataConnect, collect } from '../helpers/ftp';
 import { connectionHolders, sleep, waitFor } from '../helpers/proc';
 import { installPamService, lookupUser, removePamService, UserRegistry, type TestUser } from '../helpers/users';
 
@@ -107,39 +107,9 @@ async function withDaemon(options: Record<string, OptionValue | null>, body: (d:
 // ---------------------------------------------------------------------------
 // data connections (EPSV)
 
-function connectData(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: HOST, port });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('data connect timed out'));
-    }, 10_000);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      resolve(sock);
-    });
-    sock.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
+const connectData = (port: number): Promise<net.Socket> => dataConnect(HOST, port);
 
-function collect(sock: net.Socket, timeoutMs = 30_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error('data connection did not close in time'));
-    }, timeoutMs);
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', () => undefined);
-    sock.once('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-  });
-}
+const collectAll = (sock: net.Socket, timeoutMs = 30_000): Promise<Buffer> => collect(sock, timeoutMs);
 
 async function epsv(ftp: FtpControl, timeoutMs: number): Promise<number> {
   const r = await ftp.command('EPSV', timeoutMs);
@@ -149,7 +119,7 @@ async function epsv(ftp: FtpControl, timeoutMs: number): Promise<number> {
 
 async function download(ftp: FtpControl, file: string, timeoutMs = 10_000): Promise<{ data: string; final: FtpReply }> {
   const sock = await connectData(await epsv(ftp, timeoutMs));
-  const data = collect(sock);
+  const data = collectAll(sock);
   const first = await ftp.command(`RETR ${file}`, timeoutMs);
   if (first.code !== 150) {
     sock.destroy();
@@ -163,7 +133,7 @@ async function download(ftp: FtpControl, file: string, timeoutMs = 10_000): Prom
 
 async function upload(ftp: FtpControl, file: string, content: string): Promise<FtpReply> {
   const sock = await connectData(await epsv(ftp, 10_000));
-  const closed = collect(sock);
+  const closed = collectAll(sock);
   const first = await ftp.command(`STOR ${file}`);
   if (first.code !== 150) {
     sock.destroy();

@@ -48,24 +48,14 @@ export class FtpControl {
     });
   }
 
-  /** Connect; resolves once the TCP connection is up (the greeting is read with reply()). */
-  static connect(host: string, port: number, timeoutMs = DEFAULT_TIMEOUT): Promise<FtpControl> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port });
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`connect ${host}:${port} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        sock.setNoDelay(true);
-        resolve(new FtpControl(sock));
-      });
-      sock.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+  /**
+   * Connect; resolves once the TCP connection is up (the greeting is read
+   * with reply()). `localAddress` makes it a "second client" (127.0.0.2).
+   */
+  static async connect(host: string, port: number, timeoutMs = DEFAULT_TIMEOUT, localAddress?: string): Promise<FtpControl> {
+    const sock = await dataConnect(host, port, { timeoutMs, localAddress });
+    sock.setNoDelay(true);
+    return new FtpControl(sock);
   }
 
   /** Our (client-side) local port: identifies the connection in /proc/net/tcp. */
@@ -220,6 +210,47 @@ export function readDataConnection(host: string, port: number, timeoutMs = 10_00
       clearTimeout(timer);
       reject(e);
     });
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/** A TCP connection to host:port (from localAddress when given), bounded by timeoutMs. */
+export function dataConnect(
+  host: string,
+  port: number,
+  opts: { readonly timeoutMs?: number; readonly localAddress?: string | undefined } = {},
+): Promise<net.Socket> {
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(opts.localAddress === undefined ? { host, port } : { host, port, localAddress: opts.localAddress });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`connect ${host}:${port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      resolve(sock);
+    });
+    sock.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** Everything received on `sock` until the peer closes it (bounded). */
+export function collect(sock: net.Socket, timeoutMs = 15_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error('data connection did not close in time'));
+    }, timeoutMs);
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', () => undefined);
     sock.once('close', () => {
       clearTimeout(timer);
       resolve(Buffer.concat(chunks));
