@@ -29,7 +29,15 @@ export class RateLimiter {
   private windowBytes = 0;
   private readonly onShareChange = (): void => this.restartWindow();
 
-  constructor(private readonly sessionRate: number) {
+  /**
+   * `userBudget` (user_max_rate) is assumed to be all ours until master's
+   * first share arrives, so a transfer never starts unlimited.
+   */
+  constructor(
+    private readonly sessionRate: number,
+    userBudget = 0,
+  ) {
+    if (userBudget > 0 && sharedRate === 0) sharedRate = userBudget;
     listeners.add(this.onShareChange);
   }
 

@@ -81,7 +81,7 @@ async function runTransfer(
   s.abortRequested = false;
   beginTransfer(s, socket);
   setTitle(s, title);
-  const limiter = new RateLimiter(sessionMaxRate(s.cfg, isAnon(s)));
+  const limiter = new RateLimiter(sessionMaxRate(s.cfg, isAnon(s)), s.cfg.user_max_rate);
   // user_max_rate: master shares the user's budget among running transfers.
   const shared = s.cfg.user_max_rate > 0;
   if (shared) sendToMaster({ t: 'transfer_state', active: true });
