@@ -283,10 +283,17 @@ describe('lock_upload_files', () => {
           }
           if (lock) assert.equal(early, null, 'with the lock RETR waits');
           else assert.match(early ?? '', /^150 /, 'without the lock RETR starts at once');
+          if (!lock) {
+            // Let the unlocked download finish before the upload goes on,
+            // so what it saw is exactly the half on disk.
+            assert.match((await down.reply(15_000)).text, /^226 /);
+          }
           await new Promise<void>((resolve) => upData.end(half, () => resolve()));
           assert.match((await up.reply(15_000)).text, /^226 /);
-          if (lock) assert.match((await down.reply(15_000)).text, /^150 /);
-          assert.match((await down.reply(15_000)).text, /^226 /);
+          if (lock) {
+            assert.match((await down.reply(15_000)).text, /^150 /);
+            assert.match((await down.reply(15_000)).text, /^226 /);
+          }
           const got = await received;
           if (lock) assert.equal(got.length, 2 * half.length, 'with the lock the download got the whole upload');
           else assert.equal(got.length, half.length, 'without the lock the download got the half on disk');
