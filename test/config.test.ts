@@ -121,6 +121,9 @@ test('table: 132 vsftpd 3.0.3 options (80 bool, 20 num, 32 str) plus Debian, lat
       'shutdown_timeout',
       'user_max_rate',
       'virtual_users_file',
+      'implicit_ssl_port',
+      'ssl_min_version',
+      'ssl_max_version',
     ],
   );
   for (const undocumented of [

@@ -138,6 +138,44 @@ export type PrivToMaster =
 
 /* ---------------- master ↔ worker ---------------- */
 
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/**
+ * What a worker needs to speak TLS: the certificate and key master read as
+ * root (a jailed worker cannot reach /etc/ssl), the settings, and this
+ * session's own ticket keys. W1 and W2 of one session get the same keys, so
+ * a data connection can resume the control connection's TLS session; no
+ * other session's ticket can be decrypted with them.
+ */
+export interface TlsSetup {
+  /** PEM certificate chain (rsa_cert_file). */
+  readonly cert: string;
+  /** PEM private key (rsa_private_key_file, or the cert file). */
+  readonly key: string;
+  /** PEM CA certificates for client certificates (ca_certs_file), or null. */
+  readonly ca: string | null;
+  /** OpenSSL cipher string (TLS 1.2 list, TLS 1.3 suites). */
+  readonly ciphers: string;
+  readonly minVersion: TlsVersion;
+  readonly maxVersion: TlsVersion;
+  /** 48 random bytes, base64: key name, HMAC key, AES key of session tickets. */
+  readonly ticketKeys: string;
+}
+
+/** The control connection's TLS state, from W1 to W2 (through master). */
+export interface ControlTls {
+  /** PROT level: C clear, P private data connections. */
+  readonly prot: 'C' | 'P';
+  /** SHA-256 fingerprint of the client certificate on the control channel, or null. */
+  readonly clientCert: string | null;
+  /**
+   * The control connection's TLS session (id hex, DER base64), for clients
+   * that resume by session ID rather than by ticket (curl turns TLS 1.2
+   * tickets off): W2 lets a data connection resume exactly this one.
+   */
+  readonly session: { readonly id: string; readonly data: string } | null;
+}
+
 export interface AssignPrelogin {
   readonly t: 'assign_prelogin';
   readonly session: SessionInfo;
@@ -145,6 +183,10 @@ export interface AssignPrelogin {
   readonly jail: JailSpec;
   /** banner_file's text, read by master (the jail hides the file). */
   readonly banner: string | null;
+  /** ssl_enable: the TLS material; null: no TLS for this session. */
+  readonly tls: TlsSetup | null;
+  /** Implicit FTPS: the TLS handshake comes before the greeting. */
+  readonly implicit: boolean;
 }
 
 export interface AssignPostlogin {
@@ -154,6 +196,21 @@ export interface AssignPostlogin {
   readonly login: LoginDecision;
   /** Control-channel bytes the pre-login worker read but did not consume. */
   readonly pending: string; // base64
+  /**
+   * Non-null when the control connection is TLS: the handle is then a Unix
+   * stream socket whose other end is W1, the session's TLS relay.
+   */
+  readonly control: ControlTls | null;
+  /** TLS material for data connections (null when control is null). */
+  readonly tls: TlsSetup | null;
+}
+
+/**
+ * To W1 after a TLS login: the handle is its end of the Unix stream socket
+ * to W2. W1 relays between it and the client's TLS connection.
+ */
+export interface RelayStartToWorker {
+  readonly t: 'relay_start';
 }
 
 export interface LoginResultToWorker {
@@ -194,6 +251,7 @@ export interface ShutdownToWorker {
 }
 
 export type MasterToWorker =
+  | RelayStartToWorker
   | ShutdownToWorker
   | RateShareToWorker
   | DataSocketToWorker
@@ -207,7 +265,8 @@ export type WorkerToMaster =
   | { readonly t: 'ready' }
   | { readonly t: 'check_user'; readonly user: string }
   | { readonly t: 'login'; readonly user: string; readonly pass: string }
-  | { readonly t: 'handoff'; readonly pending: string }
+  /** After a successful login; tls: the control connection is TLS and W1 stays as its relay. */
+  | { readonly t: 'handoff'; readonly pending: string; readonly tls: ControlTls | null }
   /** Post-login, user_max_rate: a transfer started (true) or ended (false). */
   | { readonly t: 'transfer_state'; readonly active: boolean }
   /** Post-login: a transfer ended (for metrics). */
@@ -229,4 +288,6 @@ export const IPC_LIMITS = Object.freeze({
   passMax: 128,
   /** A pipelined burst after PASS can be at most one full control line more. */
   pendingMaxBytes: 4096 * 4,
+  /** A serialized TLS session (DER, with a client certificate chain at most). */
+  tlsSessionMaxBytes: 16 * 1024,
 });

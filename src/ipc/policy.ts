@@ -18,7 +18,9 @@ export type WorkerState =
   /** W1: login succeeded, must now hand back unread control bytes */
   | 'handing_off'
   /** W2: jailed as the session user */
-  | 'postlogin';
+  | 'postlogin'
+  /** W1 after a TLS login: the session's TLS relay ("SSL handler"); it asks for nothing */
+  | 'relay';
 
 type Kind = WorkerToMaster['t'];
 
@@ -34,6 +36,9 @@ export const WORKER_POLICY: Readonly<Record<WorkerState, ReadonlySet<Kind>>> = O
   // Post-login: a data connection from port 20, chown of an anonymous
   // upload (master also checks the session's config allows each).
   postlogin: new Set<Kind>(['data_connect', 'chown_upload', 'transfer_state', 'transfer_done', 'data_failed']),
+  // SECURITY: the relay holds only the client's TLS connection and its end
+  // of the Unix socket to W2; any request from it ends the session.
+  relay: new Set<Kind>(),
 });
 
 export function workerMaySend(state: WorkerState, kind: Kind): boolean {

@@ -15,6 +15,7 @@ import {
   type WorkerToMaster,
   type LoginDecision,
   type JailSpec,
+  type ControlTls,
 } from './messages';
 
 type Obj = { readonly [k: string]: unknown };
@@ -35,6 +36,24 @@ function isBoundedString(v: unknown, maxBytes: number): v is string {
 function hasExactKeys(o: Obj, keys: readonly string[]): boolean {
   const own = Object.keys(o);
   return own.length === keys.length && keys.every((k) => Object.prototype.hasOwnProperty.call(o, k));
+}
+
+/** A handoff's TLS state: null, or PROT C/P and an optional certificate fingerprint. undefined: malformed. */
+function parseControlTls(v: unknown): ControlTls | null | undefined {
+  if (v === null) return null;
+  if (!isObj(v) || !hasExactKeys(v, ['prot', 'clientCert', 'session'])) return undefined;
+  const { prot, clientCert, session } = v;
+  if (prot !== 'C' && prot !== 'P') return undefined;
+  // X509Certificate.fingerprint256: 32 bytes as upper-case hex pairs joined by ':'.
+  if (clientCert !== null && (typeof clientCert !== 'string' || !/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/.test(clientCert))) return undefined;
+  if (session === null) return { prot, clientCert, session: null };
+  if (!isObj(session) || !hasExactKeys(session, ['id', 'data'])) return undefined;
+  const { id, data } = session;
+  // A TLS session ID is at most 32 bytes; the session itself is bounded.
+  if (typeof id !== 'string' || !/^(?:[0-9a-f]{2}){1,32}$/.test(id)) return undefined;
+  const maxB64 = Math.ceil(IPC_LIMITS.tlsSessionMaxBytes / 3) * 4;
+  if (typeof data !== 'string' || data.length === 0 || data.length > maxB64 || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return undefined;
+  return { prot, clientCert, session: { id, data } };
 }
 
 /*
@@ -94,11 +113,13 @@ export function parseWorkerMessage(v: unknown): WorkerToMaster | null {
     }
     case 'handoff': {
       const pending = v['pending'];
-      if (!hasExactKeys(v, ['t', 'pending'])) return null;
+      if (!hasExactKeys(v, ['t', 'pending', 'tls'])) return null;
       const maxB64 = Math.ceil(IPC_LIMITS.pendingMaxBytes / 3) * 4;
       if (typeof pending !== 'string' || pending.length > maxB64) return null;
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(pending)) return null;
-      return { t: 'handoff', pending };
+      const tls = parseControlTls(v['tls']);
+      if (tls === undefined) return null;
+      return { t: 'handoff', pending, tls };
     }
     default:
       return null;

@@ -88,21 +88,29 @@ async function main(): Promise<void> {
   if (!logs.ok) refuse(`tsftpd: ${cmd.configFile}: ${logs.option}: ${logs.message}`);
   if (logs.logs.plan.syslog) openSysLog();
   const table = new SessionTable(config, priv, log, running.nopriv, running.banner, undefined, logs.logs);
+  table.setTls(running.tls);
   // Fill the pool before accepting, so the first client is served at pool
   // speed too (bounded: a slow machine still starts).
   await table.pool.warm(10_000);
 
+  // listen_port (implicit TLS when implicit_ssl=YES) and, with
+  // implicit_ssl_port, a second port whose connections are implicit FTPS:
+  // explicit on 21 and implicit on 990 from one daemon.
+  const ports: Array<{ port: number; implicit: boolean }> = [{ port: config.listen_port, implicit: config.ssl_enable && config.implicit_ssl }];
+  if (config.ssl_enable && config.implicit_ssl_port !== 0) ports.push({ port: config.implicit_ssl_port, implicit: true });
   const servers: net.Server[] = [];
   for (const a of addresses) {
-    const server = net.createServer({ pauseOnConnect: true }, (sock) => table.accept(sock));
-    await new Promise<void>((resolve) => {
-      server.once('error', (e: NodeJS.ErrnoException) => {
-        refuse(`tsftpd: cannot listen on ${a.host}:${config.listen_port}: ${e.code ?? e.message}`);
+    for (const p of ports) {
+      const server = net.createServer({ pauseOnConnect: true }, (sock) => table.accept(sock, p.implicit));
+      await new Promise<void>((resolve) => {
+        server.once('error', (e: NodeJS.ErrnoException) => {
+          refuse(`tsftpd: cannot listen on ${a.host}:${p.port}: ${e.code ?? e.message}`);
+        });
+        server.listen({ host: a.host, port: p.port, ipv6Only: a.ipv6Only, backlog: 511 }, resolve);
       });
-      server.listen({ host: a.host, port: config.listen_port, ipv6Only: a.ipv6Only, backlog: 511 }, resolve);
-    });
-    server.on('error', (e) => log.error({ event: 'listener_error', err: e.message }, 'listener error'));
-    servers.push(server);
+      server.on('error', (e) => log.error({ event: 'listener_error', err: e.message }, 'listener error'));
+      servers.push(server);
+    }
   }
   if (config.metrics_enable) {
     const m = table.metrics;
@@ -113,7 +121,10 @@ async function main(): Promise<void> {
       m.privRestarts.set(priv.restarts);
     }).catch((e: unknown) => refuse(`tsftpd: metrics_port: cannot listen on ${host}:${config.metrics_port}: ${e instanceof Error ? e.message : String(e)}`));
   }
-  log.info({ event: 'started', version: VERSION, port: config.listen_port, pid: process.pid }, 'tsftpd started');
+  log.info(
+    { event: 'started', version: VERSION, port: config.listen_port, implicitPort: config.ssl_enable && config.implicit_ssl_port !== 0 ? config.implicit_ssl_port : null, tls: running.tls !== null, pid: process.pid },
+    'tsftpd started',
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -148,11 +159,22 @@ async function main(): Promise<void> {
     }
     const c = next.rc.config;
     const old = running.config;
-    if (c.listen_port !== old.listen_port || c.listen_address !== old.listen_address || c.listen_address6 !== old.listen_address6 || c.listen !== old.listen || c.listen_ipv6 !== old.listen_ipv6) {
+    if (
+      c.listen_port !== old.listen_port ||
+      c.listen_address !== old.listen_address ||
+      c.listen_address6 !== old.listen_address6 ||
+      c.listen !== old.listen ||
+      c.listen_ipv6 !== old.listen_ipv6 ||
+      c.implicit_ssl_port !== old.implicit_ssl_port ||
+      c.implicit_ssl !== old.implicit_ssl ||
+      (c.ssl_enable !== old.ssl_enable && (c.implicit_ssl || c.implicit_ssl_port !== 0 || old.implicit_ssl || old.implicit_ssl_port !== 0))
+    ) {
       log.warn({ event: 'reload_listen_ignored' }, 'SIGHUP: listen settings changed; they take effect at the next start');
     }
     running = next.rc;
     table.setConfig(c, next.rc.nopriv, next.rc.banner);
+    // New certificates and keys (read again as root) serve new sessions.
+    table.setTls(next.rc.tls);
     if (next.rc.warning !== null) log.warn({ event: 'unimplemented_options' }, next.rc.warning);
     log.info({ event: 'reloaded' }, 'SIGHUP: config reloaded');
   });

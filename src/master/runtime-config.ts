@@ -1,7 +1,8 @@
 /*
  * Loading the config as master needs it: the parsed file plus the facts
  * master resolves as root before any session (nopriv_user's ids, the
- * secure_chroot_dir check, banner_file's text). Used at start (an error
+ * secure_chroot_dir check, banner_file's text, the TLS certificate and
+ * key). Used at start (an error
  * refuses to start) and on SIGHUP (an error keeps the running config).
  * Errors are values: one line, naming the file and option.
  */
@@ -10,12 +11,15 @@ import * as fs from 'node:fs';
 import * as userid from 'userid';
 import type { Config } from '../config/options';
 import { formatConfigError, loadConfigFile, unimplementedOptionsWarning } from '../config/parse';
+import { loadTlsMaterial, type TlsMaterial } from './tls';
 
 export interface RuntimeConfig {
   readonly config: Config;
   readonly nopriv: { readonly uid: number; readonly gid: number };
   readonly banner: string | null;
-  /** The "parsed but not implemented" warning, if any. */
+  /** ssl_enable: certificate, key, CAs and settings, read as root; else null. */
+  readonly tls: TlsMaterial | null;
+  /** The "parsed but not implemented" warning and TLS warnings, if any (one per line). */
   readonly warning: string | null;
 }
 
@@ -71,5 +75,8 @@ export function loadRuntimeConfig(file: string, overrides: readonly string[]): R
   if (chrootError !== null) return { ok: false, message: chrootError };
   const banner = readBanner(config, file);
   if (typeof banner === 'string') return { ok: false, message: banner };
-  return { ok: true, rc: { config, nopriv, banner: banner.text, warning: unimplementedOptionsWarning(loaded.set, config) } };
+  const tls = loadTlsMaterial(config, file);
+  if (!tls.ok) return { ok: false, message: tls.message };
+  const lines = [unimplementedOptionsWarning(loaded.set, config), ...tls.warnings].filter((l): l is string => l !== null);
+  return { ok: true, rc: { config, nopriv, banner: banner.text, tls: tls.material, warning: lines.length > 0 ? lines.join('\n') : null } };
 }

@@ -8,6 +8,10 @@
  *   accept → limits → pool worker W1 (pre-login, nopriv, empty jail)
  *   W1 LOGIN → priv decides → W1 hands back unread bytes → pool worker W2
  *   (session user, user's jail) → W2 exits → session ends.
+ * With a TLS control connection W1 does not leave at the handoff: TLS state
+ * cannot move to another process, so W1 stays as the session's relay
+ * ("SSL handler", still nopriv in the empty jail) and W2 gets a Unix stream
+ * socket whose other end is W1 (tls.ts makeRelayPair).
  *
  * master never reads a byte from a client socket: sockets arrive paused
  * (pauseOnConnect) and only ever get written to for a 421 refusal.
@@ -15,7 +19,7 @@
 
 import type * as net from 'node:net';
 import type { Config } from '../config/options';
-import type { JailSpec, LoginDecision, SessionInfo, WorkerToMaster } from '../ipc/messages';
+import type { ControlTls, JailSpec, LoginDecision, SessionInfo, TlsSetup, WorkerToMaster } from '../ipc/messages';
 import type { Logger } from './log';
 import { Pool, type WorkerEvents, type WorkerProc } from './pool';
 import type { PrivSupervisor } from './privsup';
@@ -28,6 +32,10 @@ import { sysLog } from '../log/syslog';
 import { withResolvedPasvAddress } from './pasvaddr';
 import { HostsAccess } from './tcpwrap';
 import { formatConfigError, parseConfigText, readConfigFile } from '../config/parse';
+import { makeRelayPair, sessionTlsSetup, type TlsMaterial } from './tls';
+
+/** How long a TLS relay may take to flush the last replies after W2 has gone. */
+const RELAY_GRACE_MS = 3000;
 
 type Phase = 'queued' | 'prelogin' | 'postlogin' | 'closed';
 
@@ -62,6 +70,10 @@ interface Session {
   w2: WorkerProc | null;
   loginFails: number;
   login: LoginDecision | null;
+  /** This session's TLS material and ticket keys (ssl_enable), else null. */
+  readonly tls: TlsSetup | null;
+  /** Accepted on an implicit-TLS port. */
+  readonly implicit: boolean;
 }
 
 function normalize(addr: string): string {
@@ -76,6 +88,8 @@ export class SessionTable implements WorkerEvents {
   private readonly activeTransfers = new Map<string, Map<WorkerProc, number>>();
   private readonly hostsAccess = new HostsAccess();
   private nextId = 1;
+  /** ssl_enable: what master read as root; each new session takes its own copy. */
+  private tlsMaterial: TlsMaterial | null = null;
   readonly pool: Pool;
 
   constructor(
@@ -103,9 +117,15 @@ export class SessionTable implements WorkerEvents {
     this.pool.setSize(config.prefork_pool_size);
   }
 
+  /** The TLS material new sessions get (start, SIGHUP); live sessions keep theirs. */
+  setTls(material: TlsMaterial | null): void {
+    this.tlsMaterial = material;
+  }
+
   /* ---------------- connections ---------------- */
 
-  accept(socket: net.Socket): void {
+  /** implicit: the connection came in on an implicit-TLS port. */
+  accept(socket: net.Socket, implicit = false): void {
     socket.on('error', () => undefined);
     const remote = socket.remoteAddress;
     const local = socket.localAddress;
@@ -146,7 +166,16 @@ export class SessionTable implements WorkerEvents {
       w2: null,
       loginFails: 0,
       login: null,
+      // Ticket keys are per session: a data connection can resume only
+      // this session's control connection (require_ssl_reuse).
+      tls: this.tlsMaterial !== null && admitted.config.ssl_enable ? sessionTlsSetup(this.tlsMaterial) : null,
+      implicit,
     };
+    if (implicit && s.tls === null) {
+      // A per-address config switched TLS off: clear text to an implicit client is never right.
+      socket.destroy();
+      return;
+    }
     this.sessions.set(info.id, s);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.log.debug({ event: 'connect', session: info.id, ip }, 'connect');
@@ -189,7 +218,7 @@ export class SessionTable implements WorkerEvents {
     // keepOpen: master keeps its descriptor so it can pass the connection
     // on to W2 after login without W1's cooperation.
     const sent = w.send(
-      { t: 'assign_prelogin', session: s.info, config: s.config, jail: nopriv, banner: this.banner },
+      { t: 'assign_prelogin', session: s.info, config: s.config, jail: nopriv, banner: this.banner, tls: s.tls, implicit: s.implicit },
       socket,
       true,
     );
@@ -243,7 +272,8 @@ export class SessionTable implements WorkerEvents {
         this.onLogin(s, w, msg.user, msg.pass);
         return;
       case 'handoff':
-        this.onHandoff(s, w, msg.pending);
+        if (msg.tls !== null) this.onTlsHandoff(s, w, msg.tls);
+        else this.onHandoff(s, w, msg.pending);
         return;
       case 'data_connect':
         this.onDataConnect(s, w, msg.port);
@@ -391,10 +421,54 @@ export class SessionTable implements WorkerEvents {
       s.w2 = w2;
       // The session runs on the config priv resolved for this user
       // (main config plus user_config_dir and virtual-user options).
-      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config, login, pending }, socket, false);
+      const sent = w2.send({ t: 'assign_postlogin', session: s.info, config, login, pending, control: null, tls: null }, socket, false);
       // Sent without keepOpen: master's descriptor is gone now, W2 owns it.
       s.socket = null;
       if (!sent) this.endSession(s, 'could not hand the session to a worker');
+    });
+  }
+
+  /*
+   * A TLS login: W1 keeps the client's connection (and the TLS state) and
+   * becomes the relay; W2 gets the other end of a fresh Unix socket pair.
+   * W1 keeps the bytes it decrypted after PASS and writes them first.
+   */
+  private onTlsHandoff(s: Session, w1: WorkerProc, control: ControlTls): void {
+    const login = s.login;
+    if (login === null || s.socket === null || s.tls === null) {
+      this.onViolation(w1, 'TLS handoff without a login or without TLS');
+      return;
+    }
+    w1.state = 'relay';
+    s.phase = 'postlogin';
+    // master's own descriptor of the TCP connection goes: W1 holds the TLS
+    // connection from now on, and nobody else needs the raw bytes.
+    s.socket.destroy();
+    s.socket = null;
+    const tlsSetup = s.tls;
+    void Promise.all([this.pool.take(), withResolvedPasvAddress(login.config), makeRelayPair().catch(() => null)]).then(([w2, config, pair]) => {
+      if (s.phase === 'closed' || pair === null || !w1.alive) {
+        this.pool.markReady(w2);
+        pair?.[0].destroy();
+        pair?.[1].destroy();
+        this.endSession(s, pair === null ? 'could not make the relay socket pair' : 'relay gone before the handoff');
+        return;
+      }
+      const [relayEnd, sessionEnd] = pair;
+      w2.state = 'postlogin';
+      w2.sessionId = s.info.id;
+      s.w2 = w2;
+      // Sent without keepOpen: master's descriptors close once sent, so the
+      // two ends live only in W1 and W2.
+      const toRelay = w1.send({ t: 'relay_start' }, relayEnd, false);
+      const toSession = w2.send(
+        { t: 'assign_postlogin', session: s.info, config, login, pending: '', control, tls: tlsSetup },
+        sessionEnd,
+        false,
+      );
+      if (!toRelay) relayEnd.destroy();
+      if (!toSession) sessionEnd.destroy();
+      if (!toRelay || !toSession) this.endSession(s, 'could not hand the TLS session to its workers');
     });
   }
 
@@ -498,7 +572,16 @@ export class SessionTable implements WorkerEvents {
     else this.perIp.set(ip, n);
     s.socket?.destroy();
     s.socket = null;
-    for (const w of [s.w1, s.w2]) if (w !== null && w.alive) w.kill('SIGKILL');
+    for (const w of [s.w1, s.w2]) {
+      if (w === null || !w.alive) continue;
+      // A TLS relay whose W2 has finished still has the last replies
+      // (221 Goodbye.) to encrypt and flush; it exits by itself, or soon.
+      if (w === s.w1 && w.state === 'relay' && why !== 'shutdown' && (s.w2 === null || !s.w2.alive)) {
+        setTimeout(() => w.kill('SIGKILL'), RELAY_GRACE_MS).unref();
+      } else {
+        w.kill('SIGKILL');
+      }
+    }
     if (s.w2 !== null && s.login !== null) this.onTransferEnded(s.login, s.w2);
     this.log.debug({ event: 'disconnect', session: s.info.id, why }, 'session ended');
     this.jsonLog({ event: 'disconnect', session: s.info.id, client: ip, why });

@@ -16,6 +16,10 @@
  *
  * Whatever has been read but not consumed can be taken out with detach(),
  * so the socket can move to another process without losing a byte.
+ *
+ * AUTH TLS swaps the socket under the channel: releaseSocket() gives the raw
+ * connection back (unconsumed bytes - the start of the client's handshake -
+ * returned into it), adoptSocket() continues on the TLS socket.
  */
 
 import type * as net from 'node:net';
@@ -137,21 +141,60 @@ export class ControlChannel {
   private idleTimer: NodeJS.Timeout | null = null;
   private idleSeconds = 0;
   private handler: CommandHandler | null = null;
+  /** replaceFinalReply(): the final reply the command in progress gives instead of its own. */
+  private replacement: { readonly code: number; readonly text: string; readonly fatal: boolean } | null = null;
+  private readonly onSocketData = (chunk: Buffer): void => this.onData(chunk);
+  private readonly onSocketGone = (): void => this.close();
 
   constructor(
-    private readonly socket: net.Socket,
+    private socket: net.Socket,
     initial: Buffer,
     private readonly events: ControlEvents,
   ) {
     this.buf = initial;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.close());
-    socket.on('error', () => this.close());
-    socket.on('close', () => this.close());
+    this.listen(socket);
+  }
+
+  private listen(socket: net.Socket): void {
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketGone);
+    socket.on('error', this.onSocketGone);
+    socket.on('close', this.onSocketGone);
+  }
+
+  private unlisten(socket: net.Socket): void {
+    socket.removeListener('data', this.onSocketData);
+    socket.removeListener('end', this.onSocketGone);
+    socket.removeListener('error', this.onSocketGone);
+    socket.removeListener('close', this.onSocketGone);
   }
 
   get remoteSocket(): net.Socket {
     return this.socket;
+  }
+
+  /**
+   * Stop reading and hand the connection over (AUTH TLS): every byte read
+   * but not consumed goes back into the socket, so the TLS layer reads the
+   * client's handshake from the start. The channel waits for adoptSocket().
+   */
+  releaseSocket(): net.Socket {
+    const socket = this.socket;
+    this.unlisten(socket);
+    socket.pause();
+    socket.on('error', () => undefined);
+    if (this.buf.length > 0) {
+      socket.unshift(this.buf);
+      this.buf = Buffer.alloc(0);
+    }
+    return socket;
+  }
+
+  /** Continue the dialogue on `socket` (the TLS socket, or the raw one back). */
+  adoptSocket(socket: net.Socket): void {
+    this.socket = socket;
+    this.listen(socket);
+    socket.resume();
   }
 
   /** Begin dispatching lines (the bytes already buffered come first). */
@@ -169,6 +212,16 @@ export class ControlChannel {
   }
 
   reply(code: number, text: string): void {
+    const r = this.replacement;
+    if (r !== null && code >= 200 && this.interrupting === 0) {
+      this.replacement = null;
+      if (r.fatal) {
+        this.fatal(r.code, r.text);
+        return;
+      }
+      code = r.code;
+      text = r.text;
+    }
     this.noteReply(code);
     this.write(`${code} ${sanitizeReplyText(text)}\r\n`);
   }
@@ -190,6 +243,20 @@ export class ControlChannel {
     const m = /^([1-5][0-9]{2}) /.exec(lines[lines.length - 1] ?? '');
     if (m !== null) this.noteReply(Number(m[1]));
     this.write(lines.map((l) => `${sanitizeReplyText(l)}\r\n`).join(''));
+  }
+
+  /**
+   * The command in progress answers with this instead of its own final
+   * reply (a data connection refused after its 150: vsftpd's 522); fatal:
+   * the session ends after it. With no command in progress, it is sent now.
+   */
+  replaceFinalReply(code: number, text: string, fatal: boolean): void {
+    if (!this.busy) {
+      if (fatal) this.fatal(code, text);
+      else this.reply(code, text);
+      return;
+    }
+    this.replacement = { code, text, fatal };
   }
 
   /** Send a final reply and end the session (421 Timeout., 500 OOPS, …). */
@@ -226,6 +293,12 @@ export class ControlChannel {
     return this.closed;
   }
 
+  /** Stop the dialogue without touching the socket (its new owner closes it). */
+  abandon(): void {
+    this.closed = true;
+    this.clearIdle();
+  }
+
   /**
    * Run fn once the command in progress has finished (at once when none is):
    * an interrupting ABOR uses it to answer after the transfer's own reply.
@@ -249,23 +322,27 @@ export class ControlChannel {
    * this process's reference to the socket without shutting it down: the
    * connection lives on in the process it is handed to.
    */
-  detach(): Buffer {
+  detach(keepSocket = false): Buffer {
     this.detached = true;
     this.clearIdle();
     this.socket.pause();
+    this.unlisten(this.socket);
     this.socket.removeAllListeners('data');
     const parts: Buffer[] = [this.buf];
     for (let chunk = this.socket.read() as Buffer | null; chunk !== null; chunk = this.socket.read() as Buffer | null) {
       parts.push(chunk);
     }
     this.buf = Buffer.alloc(0);
-    this.socket.removeAllListeners('end');
-    this.socket.removeAllListeners('close');
-    this.socket.removeAllListeners('error');
     this.socket.on('error', () => undefined);
-    // destroy() closes this process's descriptor only; no shutdown(2), so
-    // the client sees nothing.
-    this.socket.destroy();
+    if (!keepSocket) {
+      this.socket.removeAllListeners('end');
+      this.socket.removeAllListeners('close');
+      this.socket.removeAllListeners('error');
+      this.socket.on('error', () => undefined);
+      // destroy() closes this process's descriptor only; no shutdown(2), so
+      // the client sees nothing.
+      this.socket.destroy();
+    }
     this.closed = true;
     return Buffer.concat(parts);
   }
@@ -360,6 +437,7 @@ export class ControlChannel {
   }
 
   private done(): void {
+    this.replacement = null;
     this.busy = false;
     this.transferring = false;
     const deferred = this.deferred;

@@ -8,9 +8,12 @@
  *   AVBL (draft-peterson-streamlined-ftp-command-extensions),
  *   HASH (draft-bryan-ftpext-hash), MFMT (draft-somers-ftp-mfxx),
  *   MLST (RFC 3659 §7).
- * Not listed: AUTH/PBSZ/PROT (no TLS in this build yet), CLNT (clients send
- * it without looking), RANG STREAM (RANG works for HASH and RETR only, and
- * the feature line promises STOR too).
+ * With ssl_enable: AUTH TLS, PBSZ, PROT (vsftpd's lines). AUTH SSL, which
+ * vsftpd lists only with ssl_sslv2 or ssl_sslv3, is never listed: tsftpd
+ * never offers SSL (AUTH SSL is still accepted, as a synonym of AUTH TLS
+ * that implies PROT P).
+ * Not listed: CLNT (clients send it without looking), RANG STREAM (RANG
+ * works for HASH and RETR only, and the feature line promises STOR too).
  */
 
 import type { Config } from '../config/options';
@@ -27,6 +30,7 @@ const DEFAULT_SELECTION: FeatureSelection = { hashAlgorithm: DEFAULT_HASH, mlstF
 
 export function featureLines(config: Config, sel: FeatureSelection = DEFAULT_SELECTION): string[] {
   const f: string[] = [];
+  if (config.ssl_enable && config.ssl_tlsv1) f.push('AUTH TLS');
   f.push('AVBL');
   if (config.port_enable) f.push('EPRT');
   if (config.pasv_enable) f.push('EPSV');
@@ -39,6 +43,10 @@ export function featureLines(config: Config, sel: FeatureSelection = DEFAULT_SEL
     f.push(`MLST ${MLST_FACTS.map((m) => (sel.mlstFacts.includes(m) ? `${m}*;` : `${m};`)).join('')}`);
   }
   if (config.pasv_enable) f.push('PASV');
+  if (config.ssl_enable) {
+    f.push('PBSZ');
+    f.push('PROT');
+  }
   f.push('REST STREAM');
   f.push('SIZE');
   f.push('TVFS');

@@ -8,6 +8,7 @@
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import type * as tls from 'node:tls';
 // Loaded now, while the full filesystem is visible: after chroot a require
 // of a module not yet loaded fails (reference/node-facts.md).
 import type { Config } from '../config/options';
@@ -17,13 +18,15 @@ import { currentLogUser, logProtocol, setLogUser } from './sessionlog';
 import { enterJail, JailError } from '../sys/jail';
 import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/messages';
 import { ControlChannel } from '../protocol/control';
-import { runPrelogin } from './prelogin';
+import { preloginTls, runPrelogin, type PreloginTls } from './prelogin';
 import { runPostlogin } from './postlogin';
 import { deliverChownResult, deliverDataSocket, deliverLoginResult, deliverUserResult, sendToMaster } from './ipc';
 import { normalizeAddress } from './data';
 import { setSharedRate } from './ratelimit';
 import { loadIdNames } from './idnames';
 import type { Session } from './session';
+import { deliverRelaySocket } from './relay';
+import { createSessionContext, sessionIdHolder } from './tls';
 
 process.title = 'tsftpd: pool';
 
@@ -62,10 +65,18 @@ function prepareLogs(cfg: Config): void {
   if (logPlan(cfg).syslog) openSysLog();
 }
 
+/* The TLS context is built before the jail, from the PEM text master sent. */
+function tlsContext(setup: AssignPrelogin['tls']): tls.SecureContext | null {
+  return setup === null ? null : createSessionContext(setup);
+}
+
 function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
   process.title = `tsftpd: ${normalizeAddress(msg.session.remoteAddress)}: not logged in`;
   prepareLogs(msg.config);
+  let tlsSetup: PreloginTls | null;
   try {
+    const ctx = tlsContext(msg.tls);
+    tlsSetup = ctx === null ? null : preloginTls(ctx);
     enterJail(msg.jail);
   } catch (e: unknown) {
     die(socket, e instanceof Error ? e.message : String(e));
@@ -77,7 +88,7 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
     onClosed,
     onProtocol: cfg.log_ftp_protocol ? (kind, text) => logProtocol(cfg, currentLogUser(), client, kind, text) : undefined,
   });
-  runPrelogin(ch, msg.config, msg.banner);
+  void runPrelogin(ch, msg.config, { banner: msg.banner, info: msg.session, tls: tlsSetup, implicit: msg.implicit });
 }
 
 function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
@@ -85,6 +96,22 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
   prepareLogs(msg.config);
   // Names for listings come from the host's /etc, read before the jail.
   if (msg.config.text_userdb_names || msg.config.tilde_user_enable) loadIdNames();
+  let tlsCtx: tls.SecureContext | null;
+  let holder: tls.Server | null = null;
+  const control = msg.control;
+  try {
+    // A TLS control connection: the data connections' context (this
+    // session's ticket keys, so they can resume the control session).
+    tlsCtx = control !== null ? tlsContext(msg.tls) : null;
+    if (control !== null) {
+      holder = sessionIdHolder({
+        resume: control.session === null ? null : { id: Buffer.from(control.session.id, 'hex'), data: Buffer.from(control.session.data, 'base64') },
+      });
+    }
+  } catch (e: unknown) {
+    die(socket, e instanceof Error ? e.message : String(e));
+    return;
+  }
   try {
     enterJail(msg.login.jail);
   } catch (e: unknown) {
@@ -99,7 +126,8 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
     onClosed,
     onProtocol: cfg.log_ftp_protocol ? (kind, text) => logProtocol(cfg, currentLogUser(), client, kind, text) : undefined,
   });
-  session = runPostlogin(ch, msg.config, msg.session, msg.login);
+  const sessionTls = control !== null && tlsCtx !== null ? { ctx: tlsCtx, controlCert: control.clientCert, holder } : null;
+  session = runPostlogin(ch, msg.config, msg.session, msg.login, sessionTls, msg.control?.prot ?? 'C');
 }
 
 function onMessage(raw: unknown, handle: unknown): void {
@@ -119,6 +147,11 @@ function onMessage(raw: unknown, handle: unknown): void {
   if (msg.t === 'rate_share') {
     if (!assigned) process.exit(1);
     setSharedRate(msg.rate);
+    return;
+  }
+  if (msg.t === 'relay_start') {
+    if (!assigned) process.exit(1);
+    deliverRelaySocket(handle instanceof net.Socket ? handle : null);
     return;
   }
   if (msg.t === 'data_socket') {

@@ -18,7 +18,8 @@ import { LISTING_COMMANDS } from './commands/listing';
 import { NAVIGATION_COMMANDS } from './commands/navigation';
 import { SESSION_COMMANDS } from './commands/session';
 import { SITE_COMMANDS } from './commands/site';
-import { createSession, expandPath, setTitle, type CommandSpec, type CommandTable, type Session } from './session';
+import { TLS_COMMANDS } from './commands/tls';
+import { createSession, expandPath, setTitle, type CommandSpec, type CommandTable, type Session, type SessionTls } from './session';
 
 /* SECURITY: HTTP verbs on an FTP port mean a cross-protocol attack. */
 const HTTP_VERBS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'CONNECT']);
@@ -44,6 +45,7 @@ export const COMMANDS = buildTable([
   HASH_COMMANDS,
   SITE_COMMANDS,
   HELP_COMMANDS,
+  TLS_COMMANDS,
 ]);
 
 function commaList(v: string | null): ReadonlySet<string> | null {
@@ -84,8 +86,15 @@ export function dispatchPostlogin(s: Session, cmd: FtpCommand): void | Promise<v
   return spec.handler(s, cmd.arg);
 }
 
-export function runPostlogin(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): Session {
-  const s = createSession(ch, cfg, info, login);
+export function runPostlogin(
+  ch: ControlChannel,
+  cfg: Config,
+  info: SessionInfo,
+  login: LoginDecision,
+  sessionTls: SessionTls | null = null,
+  prot: 'C' | 'P' = 'C',
+): Session {
+  const s = createSession(ch, cfg, info, login, sessionTls, prot);
   setTitle(s, 'IDLE');
   replyWithMessage(s, 230, 'Login successful.');
   ch.start((cmd) => dispatchPostlogin(s, cmd), cfg.idle_session_timeout);

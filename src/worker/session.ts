@@ -4,11 +4,22 @@
  */
 
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { Config } from '../config/options';
 import type { LoginDecision, SessionInfo } from '../ipc/messages';
 import type { ControlChannel } from '../protocol/control';
 import { DataChannel, normalizeAddress } from './data';
 import { homeOf } from './idnames';
+
+/** A session whose control connection is TLS (W1 relays it). */
+export interface SessionTls {
+  /** This session's context (its ticket keys) for data connections. */
+  readonly ctx: tls.SecureContext;
+  /** SHA-256 fingerprint of the control connection's client certificate, or null. */
+  readonly controlCert: string | null;
+  /** Lets a data connection resume the control connection's session by ID (TLS 1.2). */
+  readonly holder: tls.Server | null;
+}
 
 export interface Session {
   readonly cfg: Config;
@@ -16,6 +27,10 @@ export interface Session {
   readonly login: LoginDecision;
   readonly ch: ControlChannel;
   readonly data: DataChannel;
+  /** null: the control connection is clear text (PBSZ/PROT get 503). */
+  readonly tls: SessionTls | null;
+  /** PROT: C clear, P private data connections (AUTH SSL / TLS-P imply P). */
+  prot: 'C' | 'P';
   type: 'ascii' | 'binary';
   epsvAll: boolean;
   /** The data connection of the transfer in progress, so ABOR can end it. */
@@ -46,13 +61,33 @@ export function endTransfer(s: Session): void {
   s.activeData = null;
 }
 
-export function createSession(ch: ControlChannel, cfg: Config, info: SessionInfo, login: LoginDecision): Session {
-  return {
+export function createSession(
+  ch: ControlChannel,
+  cfg: Config,
+  info: SessionInfo,
+  login: LoginDecision,
+  sessionTls: SessionTls | null = null,
+  prot: 'C' | 'P' = 'C',
+): Session {
+  // The DataChannel reads PROT through the session object made here.
+  const holder: { s: Session | null } = { s: null };
+  const s: Session = {
     cfg,
     info,
     login,
     ch,
-    data: new DataChannel(cfg, info),
+    tls: sessionTls,
+    prot,
+    data: new DataChannel(cfg, info, {
+      ctx: sessionTls?.ctx ?? null,
+      controlCert: sessionTls?.controlCert ?? null,
+      holder: sessionTls?.holder ?? null,
+      anonymous: login.kind === 'anonymous',
+      prot: () => holder.s?.prot ?? 'C',
+      // After the 522 reply is written (the caller writes it as soon as open() returns).
+      endSession: () => setImmediate(() => ch.close()),
+      replaceFinalReply: (code, text, fatal) => ch.replaceFinalReply(code, text, fatal),
+    }),
     type: 'ascii',
     epsvAll: false,
     activeData: null,
@@ -63,6 +98,8 @@ export function createSession(ch: ControlChannel, cfg: Config, info: SessionInfo
     hashAlgorithm: 'SHA-256',
     abortRequested: false,
   };
+  holder.s = s;
+  return s;
 }
 
 export type Handler = (s: Session, arg: string | null) => void | Promise<void>;

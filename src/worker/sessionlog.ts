@@ -87,7 +87,7 @@ export function logTransfer(s: Session, t: TransferRecord): void {
     bytes: t.bytes,
     seconds: Math.round(t.seconds * 1000) / 1000,
     rate: Math.round(rate),
-    tls: false,
+    tls: s.data.lastTls,
     complete: t.complete,
   });
   reportTransfer(t.direction, t.bytes, t.complete);

@@ -14,12 +14,17 @@
  * ends with side 'timeout' (vsftpd: "421 Data timeout. Reconnect. Sorry.").
  * Destroying the data socket from outside (ABOR) ends it as a network
  * failure.
+ *
+ * strict_ssl_read_eof: a TLS upload must end with the client's close_notify;
+ * one that ends with a bare TCP FIN may have been cut short by an attacker
+ * (truncation), so it fails (426) and is logged as incomplete.
  */
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { fromAsciiLineEnds, toAsciiLineEnds } from './ascii';
 import { sleep, type RateLimiter } from './ratelimit';
+import { tlsEnding } from './tls';
 
 const RETR_CHUNK = 1024 * 1024;
 
@@ -220,7 +225,18 @@ export function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions):
       done = true;
       watch.stop();
       sock.removeAllListeners('data');
-      sock.destroy();
+      if (r.ok && tlsEnding(sock) !== null && !sock.destroyed && sock.writable) {
+        // TLS: answer the client's close_notify with ours (a client such as
+        // Python's ftplib waits for it), then let go; bounded.
+        sock.on('error', () => undefined);
+        const bound = setTimeout(() => sock.destroy(), 2000);
+        sock.end(() => {
+          clearTimeout(bound);
+          sock.destroy();
+        });
+      } else {
+        sock.destroy();
+      }
       resolve(r);
     };
     const watch = new StallWatch(opts.stallSeconds, () =>
@@ -259,6 +275,11 @@ export function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions):
       }
     });
     sock.once('end', () => {
+      const tlsEnd = tlsEnding(sock);
+      if (tlsEnd !== null && tlsEnd.strict && !tlsEnd.closeNotify) {
+        finish({ ok: false, bytes, side: 'network', cause: 'TLS upload ended without close_notify (strict_ssl_read_eof)' });
+        return;
+      }
       if (prevCR) {
         // A CR at the very end of the upload is data: keep it.
         try {
