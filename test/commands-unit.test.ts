@@ -298,9 +298,13 @@ describe('FEAT', () => {
       ' REST STREAM',
       ' SIZE',
       ' TVFS',
-      ' UTF8',
       '211 End',
     ]);
+  });
+
+  test('utf8_filesystem adds UTF8, last', () => {
+    const lines = featureLines({ ...DEFAULT_CONFIG, utf8_filesystem: true });
+    assert.deepEqual(lines.slice(-2), [' UTF8', '211 End']);
   });
 
   test('selection moves the stars; disabled features disappear', () => {

@@ -104,7 +104,7 @@ test('table: 132 vsftpd 3.0.3 options (80 bool, 20 num, 32 str) plus Debian, lat
     OPTION_TABLE.filter((o) => o.origin === 'debian').map((o) => o.name),
     ['download_file', 'upload_file'],
   );
-  assert.equal(count('later'), 8);
+  assert.equal(count('later'), 9);
   assert.deepEqual(
     OPTION_TABLE.filter((o) => o.origin === 'tsftpd').map((o) => o.name),
     [

@@ -272,6 +272,7 @@ export const OPTION_TABLE = [
   bool('reverse_lookup_enable', true, 'resolve client addresses to names for PAM (Fedora)', 'later'),
   bool('better_stou', false, 'STOU generates random unique file names instead of name.1, name.2 ... (Fedora)', 'later'),
   num('bind_retries', 9, 'attempts to find a free port for a passive data connection (Fedora)', {}, 'later'),
+  bool('utf8_filesystem', false, 'names on disk are UTF-8: FEAT lists UTF8 (3.0.5, Debian)', 'later'),
   bool('wc_logs_enable', false, 'log multibyte (UTF-8) characters instead of replacing them, escape the rest in hex (Fedora)', 'later'),
 
   // ---- tsftpd -------------------------------------------------------------------------

@@ -50,8 +50,8 @@ export function featureLines(config: Config, sel: FeatureSelection = DEFAULT_SEL
   f.push('REST STREAM');
   f.push('SIZE');
   f.push('TVFS');
-  // Always, as vsftpd 3.0.3 (3.0.5's utf8_filesystem, which gates this line
-  // and OPTS UTF8 ON, is not an option here yet).
-  f.push('UTF8');
+  // utf8_filesystem (vsftpd 3.0.5, Debian): UTF8 only when the admin says
+  // names on disk are UTF-8. OPTS UTF8 ON is accepted either way.
+  if (config.utf8_filesystem) f.push('UTF8');
   return ['211-Features:', ...f.map((x) => ` ${x}`), '211 End'];
 }

@@ -586,7 +586,6 @@ describe('session commands', () => {
         ' REST STREAM',
         ' SIZE',
         ' TVFS',
-        ' UTF8',
         '211 End',
       ]);
       await cmd(ftp, 'OPTS MLST Type;Size;bogus;', 200, 'MLST OPTS type;size;');
