@@ -296,17 +296,3 @@ export function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions):
     sock.resume();
   });
 }
-
-/** Send listing text (lines get CRLF). */
-export async function sendLines(lines: readonly string[], sock: net.Socket): Promise<boolean> {
-  try {
-    const BATCH = 512;
-    for (let i = 0; i < lines.length; i += BATCH) {
-      const text = lines.slice(i, i + BATCH).map((l) => `${l}\r\n`).join('');
-      await writeOut(sock, Buffer.from(text, 'utf8'));
-    }
-  } catch {
-    return false;
-  }
-  return finishSocket(sock);
-}
