@@ -215,6 +215,9 @@ export class SessionTable implements WorkerEvents {
     s.w1 = w;
     s.phase = 'prelogin';
     const nopriv = this.noprivJail(s.config);
+    // The CONNECT line is written before the worker can write anything
+    // (its greeting under log_ftp_protocol), so the log reads in order.
+    this.adminLog(s, { pid: w.pid, user: null, ok: null, action: 'CONNECT' });
     // keepOpen: master keeps its descriptor so it can pass the connection
     // on to W2 after login without W1's cooperation.
     const sent = w.send(
@@ -226,7 +229,6 @@ export class SessionTable implements WorkerEvents {
       this.endSession(s, 'could not hand the connection to a worker');
       return;
     }
-    this.adminLog(s, { pid: w.pid, user: null, ok: null, action: 'CONNECT' });
     this.jsonLog({ event: 'connect', session: s.info.id, client: normalize(s.info.remoteAddress) });
   }
 
