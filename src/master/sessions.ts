@@ -26,6 +26,7 @@ import type { PrivSupervisor } from './privsup';
 import { checkConnectLimits, type ConnectRefusal } from './limits';
 import { BanList } from './ban';
 import { Metrics } from './metrics';
+import { normalizeAddress } from '../address';
 import { writeLine, type OpenLogs } from '../log/files';
 import { vsftpdLine, type VsftpdLogEntry } from '../log/formats';
 import { sysLog } from '../log/syslog';
@@ -76,9 +77,6 @@ interface Session {
   readonly implicit: boolean;
 }
 
-function normalize(addr: string): string {
-  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-}
 
 export class SessionTable implements WorkerEvents {
   private readonly sessions = new Map<number, Session>();
@@ -133,7 +131,7 @@ export class SessionTable implements WorkerEvents {
       socket.destroy();
       return;
     }
-    const ip = normalize(remote);
+    const ip = normalizeAddress(remote);
     // SECURITY: access rules and limits are enforced here, before any
     // worker is involved, so a refused connection costs no process.
     const admitted = this.admit(ip);
@@ -229,12 +227,12 @@ export class SessionTable implements WorkerEvents {
       this.endSession(s, 'could not hand the connection to a worker');
       return;
     }
-    this.jsonLog({ event: 'connect', session: s.info.id, client: normalize(s.info.remoteAddress) });
+    this.jsonLog({ event: 'connect', session: s.info.id, client: normalizeAddress(s.info.remoteAddress) });
   }
 
   /** A vsftpd-format line (log/files.ts decides where it goes). */
   private adminLog(s: Session, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
-    this.adminLogFor(normalize(s.info.remoteAddress), e);
+    this.adminLogFor(normalizeAddress(s.info.remoteAddress), e);
   }
 
   private adminLogFor(client: string, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
@@ -319,7 +317,7 @@ export class SessionTable implements WorkerEvents {
 
   private onLogin(s: Session, w: WorkerProc, user: string, pass: string): void {
     if (this.bannedNow(s)) {
-      this.log.info({ event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: 'banned' }, 'login refused: address banned');
+      this.log.info({ event: 'login_failed', session: s.info.id, ip: normalizeAddress(s.info.remoteAddress), user, reason: 'banned' }, 'login refused: address banned');
       w.send({ t: 'login_result', ok: false, close: true });
       return;
     }
@@ -331,7 +329,7 @@ export class SessionTable implements WorkerEvents {
       this.jsonLog({
         event: outcome.ok ? 'login' : 'login_failed',
         session: s.info.id,
-        client: normalize(s.info.remoteAddress),
+        client: normalizeAddress(s.info.remoteAddress),
         user,
         kind: outcome.ok ? outcome.decision.kind : null,
         reason: outcome.ok ? null : outcome.reason,
@@ -351,7 +349,7 @@ export class SessionTable implements WorkerEvents {
       if (outcome.ok) {
         s.login = outcome.decision;
         this.log.info(
-          { event: 'login', session: s.info.id, ip: normalize(s.info.remoteAddress), user: outcome.decision.user, kind: outcome.decision.kind },
+          { event: 'login', session: s.info.id, ip: normalizeAddress(s.info.remoteAddress), user: outcome.decision.user, kind: outcome.decision.kind },
           'login ok',
         );
         w.state = 'handing_off';
@@ -360,7 +358,7 @@ export class SessionTable implements WorkerEvents {
       }
       const close = this.countFailure(s);
       this.log.info(
-        { event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: outcome.reason, detail: outcome.detail },
+        { event: 'login_failed', session: s.info.id, ip: normalizeAddress(s.info.remoteAddress), user, reason: outcome.reason, detail: outcome.detail },
         'login failed',
       );
       w.state = 'prelogin';
@@ -371,7 +369,7 @@ export class SessionTable implements WorkerEvents {
   /** Failed logins and userlist refusals count alike (vsftpd). */
   private countFailure(s: Session): boolean {
     s.loginFails++;
-    const ip = normalize(s.info.remoteAddress);
+    const ip = normalizeAddress(s.info.remoteAddress);
     const ban = this.bans.recordFailure(s.config, ip);
     if (ban > 0) this.log.warn({ event: 'ban', ip, seconds: ban }, 'address banned after repeated login failures');
     // SECURITY: max_login_fails bounds password guesses per connection.
@@ -384,7 +382,7 @@ export class SessionTable implements WorkerEvents {
    * asking priv, and the session ends.
    */
   private bannedNow(s: Session): boolean {
-    return this.bans.bannedFor(s.config, normalize(s.info.remoteAddress)) > 0;
+    return this.bans.bannedFor(s.config, normalizeAddress(s.info.remoteAddress)) > 0;
   }
 
   private onCheckUser(s: Session, w: WorkerProc, user: string): void {
@@ -397,7 +395,7 @@ export class SessionTable implements WorkerEvents {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
       const close = allowed ? false : this.countFailure(s);
       if (!allowed) {
-        this.log.info({ event: 'login_failed', session: s.info.id, ip: normalize(s.info.remoteAddress), user, reason: 'userlist' }, 'user refused');
+        this.log.info({ event: 'login_failed', session: s.info.id, ip: normalizeAddress(s.info.remoteAddress), user, reason: 'userlist' }, 'user refused');
       }
       w.state = 'prelogin';
       w.send({ t: 'user_result', allowed, close });
@@ -568,7 +566,7 @@ export class SessionTable implements WorkerEvents {
     if (s.phase === 'closed') return;
     s.phase = 'closed';
     this.sessions.delete(s.info.id);
-    const ip = normalize(s.info.remoteAddress);
+    const ip = normalizeAddress(s.info.remoteAddress);
     const n = (this.perIp.get(ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(ip);
     else this.perIp.set(ip, n);

@@ -12,12 +12,10 @@
 
 import * as net from 'node:net';
 import type { Config } from '../config/options';
+import { normalizeAddress } from '../address';
 
 export type DataConnectOutcome = { readonly ok: true; readonly socket: net.Socket } | { readonly ok: false; readonly detail: string };
 
-function unmapped(addr: string): string {
-  return addr.startsWith('::ffff:') && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;
-}
 
 export function connectFromDataPort(cfg: Config, localAddress: string, remoteAddress: string, port: number): Promise<DataConnectOutcome> {
   if (!cfg.connect_from_port_20) return Promise.resolve({ ok: false, detail: 'connect_from_port_20 is off' });
@@ -41,9 +39,9 @@ export function connectFromDataPort(cfg: Config, localAddress: string, remoteAdd
       finish({ ok: true, socket: sock });
     });
     sock.connect({
-      host: unmapped(remoteAddress),
+      host: normalizeAddress(remoteAddress),
       port,
-      localAddress: unmapped(localAddress),
+      localAddress: normalizeAddress(localAddress),
       localPort: cfg.ftp_data_port,
     });
   });

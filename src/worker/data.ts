@@ -26,6 +26,7 @@
 
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
+import { normalizeAddress } from '../address';
 import type { Config } from '../config/options';
 import type { DataFailure, SessionInfo } from '../ipc/messages';
 import { requestDataSocket, sendToMaster } from './ipc';
@@ -65,10 +66,6 @@ export type DataOpenResult =
   | { readonly ok: true; readonly socket: net.Socket }
   | { readonly ok: false; readonly code: number; readonly text: string; readonly kind: DataFailure; readonly cause: string };
 
-/** "::ffff:1.2.3.4" and "1.2.3.4" are one peer. */
-export function normalizeAddress(addr: string): string {
-  return addr.startsWith('::ffff:') && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;
-}
 
 type PassiveOutcome =
   | { kind: 'socket'; socket: net.Socket; handshake: DataHandshake | null }
@@ -433,3 +430,4 @@ export class DataChannel {
     });
   }
 }
+export { normalizeAddress };
