@@ -514,6 +514,10 @@ static napi_value UnlockFile(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Defined in transfer.c and listing.c. */
+napi_status tsftpd_register_transfer(napi_env env, napi_value exports);
+napi_status tsftpd_register_listing(napi_env env, napi_value exports);
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"pamAuthenticate", NULL, PamAuthenticate, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -528,6 +532,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"unlockFile", NULL, UnlockFile, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  CHECK(tsftpd_register_transfer(env, exports));
+  CHECK(tsftpd_register_listing(env, exports));
   return exports;
 }
 
