@@ -9,15 +9,10 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_CONFIG, type Config } from '../src/config/options';
 import { filterMatch, globMatch, ListingBudget, MATCH_ITERATIONS_MAX, type NameView } from '../src/worker/glob';
-import {
-  debianNameView,
-  formatDate,
-  formatLongLine,
-  formatPerms,
-  lsOptions,
-  splitLsArgument,
-  toByteString,
-} from '../src/worker/ls';
+import { LSTAT_FIELDS, lstatAt } from '../src/sys/native';
+import { closeDirQuiet, debianNameView, lsOptions, openLsTarget, runListing, splitLsArgument, toByteString } from '../src/worker/ls';
+import { formatDate, formatLongLine, formatPerms, LongLineFormatter } from '../src/worker/lsformat';
+import { EntryStats } from '../src/worker/lsstat';
 import { modifyFact, parentOf, permFact, type MlsxIdentity } from '../src/worker/mlsx';
 
 interface GlobFixture {
@@ -248,3 +243,173 @@ test('mlsx: modify is UTC, parentOf, perm letters from mode bits and gates', () 
   const ownerOnly = { mode: S.S_IFREG | 0o600, uid: 1000, gid: 1000, size: 1, mtimeMs: 0 };
   assert.equal(permFact(who({}, true), ownerOnly, rootDir), 'a');
 });
+
+// ---------------------------------------------------------------------------
+// the native lstat batch and the chunked listing (lsstat.ts, lsformat.ts)
+
+/** A scratch directory (real path) for one test; removed afterwards. */
+function withScratch(body: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsftpd-ls-')));
+    try {
+      await body(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Odd names as byte strings: bytes >= 0x80 (not UTF-8), a newline, spaces, a leading dash. */
+const ODD_NAMES = ['plain.txt', '\xff\xfe\x80 latin', 'new\nline', ' space ', '-dash', 'caf\xc3\xa9'];
+
+test('lstatAt: one call gives what lstat() gives, odd names, symlinks, vanished entries', withScratch(async (dir) => {
+  for (const n of ODD_NAMES) fs.writeFileSync(Buffer.from(`${dir}/${n}`, 'latin1'), n);
+  fs.mkdirSync(path.join(dir, 'sub'), { mode: 0o751 });
+  fs.symlinkSync('nowhere', path.join(dir, 'dangling'));
+  fs.symlinkSync('sub', path.join(dir, 'tosub'));
+  fs.utimesSync(path.join(dir, 'plain.txt'), new Date(-86_400_500), new Date(-86_400_500)); // before 1970: floor
+  const names = [...ODD_NAMES, 'sub', 'dangling', 'tosub', 'vanished', '.', '..', 'a/b'];
+  const out = new Float64Array(names.length * LSTAT_FIELDS);
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await lstatAt(fd, Buffer.from(names.map((n) => `${n}\0`).join(''), 'latin1'), names.length, out);
+  } finally {
+    fs.closeSync(fd);
+  }
+  names.forEach((n, i) => {
+    const got = Array.from(out.subarray(i * LSTAT_FIELDS, (i + 1) * LSTAT_FIELDS));
+    // A name with '/' is not a directory entry: refused, never looked up.
+    const st = n.includes('/') ? undefined : fs.lstatSync(Buffer.from(`${dir}/${n}`, 'latin1'), { throwIfNoEntry: false });
+    if (st === undefined) {
+      assert.equal(got[0], -1, JSON.stringify(n));
+      return;
+    }
+    assert.deepEqual(got, [st.mode, st.nlink, st.uid, st.gid, st.size, Math.floor(st.mtimeMs / 1000)], JSON.stringify(n));
+  });
+  const dangling = names.indexOf('dangling') * LSTAT_FIELDS;
+  assert.equal((out[dangling] as number) & fs.constants.S_IFMT, fs.constants.S_IFLNK); // not followed
+  assert.equal(out[names.indexOf('plain.txt') * LSTAT_FIELDS + 5], -86_401);
+}));
+
+test('lstatAt: malformed arguments throw TypeError before any work', () => {
+  const out = new Float64Array(LSTAT_FIELDS * 2);
+  assert.throws(() => lstatAt(0, Buffer.from('a\0'), 0, out), TypeError); // no entries
+  assert.throws(() => lstatAt(-1, Buffer.from('a\0'), 1, out), TypeError);
+  assert.throws(() => lstatAt(0, Buffer.from('a\0b\0'), 3, new Float64Array(LSTAT_FIELDS * 3)), TypeError); // fewer names than count
+  assert.throws(() => lstatAt(0, Buffer.from('a\0b'), 1, out), TypeError); // bytes after the last name
+  assert.throws(() => lstatAt(0, Buffer.from('a\0b\0'), 2, new Float64Array(LSTAT_FIELDS)), TypeError); // out too small
+});
+
+test('LongLineFormatter: its cached strings equal the plain functions', () => {
+  const now = Date.UTC(2024, 6, 15, 12, 0, 30) / 1000;
+  const times = [now, now + 1, now - 29, now - 31, now - 182 * 86400, now - 182 * 86400 - 1, -1, -61, 0, 59, 60, 2 ** 41, 1e18, 1.5];
+  for (let i = 0; i < 2000; i++) times.push(now - Math.floor(Math.random() * 400 * 86400) + 86400);
+  for (const cfg of [{ ...DEFAULT_CONFIG }, { ...DEFAULT_CONFIG, use_localtime: true }, { ...DEFAULT_CONFIG, hide_ids: true }]) {
+    const f = new LongLineFormatter(cfg, now);
+    for (const [i, t] of times.entries()) {
+      const st = { mode: (i % 3 === 0 ? fs.constants.S_IFDIR : fs.constants.S_IFREG) | (i & 0o7777), nlink: i % 300, uid: i % 5, gid: i % 7, size: i * 1000, mtimeSec: t };
+      const plain =
+        `${formatPerms(st.mode)} ${String(st.nlink).padStart(4)} ` +
+        `${(cfg.hide_ids ? 'ftp' : String(st.uid)).padEnd(8)} ${(cfg.hide_ids ? 'ftp' : String(st.gid)).padEnd(8)} ` +
+        `${String(st.size).padStart(8)} ${formatDate(t, now, cfg.use_localtime)} n`;
+      assert.equal(f.line('n', st.mode, st.nlink, st.uid, st.gid, st.size, st.mtimeSec), plain, `t=${t}`);
+      assert.equal(formatLongLine('n', st, cfg, now), plain);
+    }
+  }
+});
+
+test('EntryStats: without a descriptor (lstat by path) it gives the same numbers', withScratch(async (dir) => {
+  for (const n of ODD_NAMES) fs.writeFileSync(Buffer.from(`${dir}/${n}`, 'latin1'), n);
+  const names = [...ODD_NAMES, 'vanished'];
+  const collect = async (opened: EntryStats): Promise<number[]> => {
+    const all: number[] = [];
+    try {
+      await opened.forEachChunk(names, (_s, end, f) => {
+        all.push(...f.subarray(0, (end - _s) * LSTAT_FIELDS));
+        return true;
+      });
+    } finally {
+      opened.close();
+    }
+    return all;
+  };
+  const native = await collect(EntryStats.open(toByteString(dir), `${toByteString(dir)}/`, 3));
+  const byPath = await collect(EntryStats.open(`${toByteString(dir)}/not-there`, `${toByteString(dir)}/`, 3));
+  assert.deepEqual(byPath, native);
+  assert.equal(native[(names.length - 1) * LSTAT_FIELDS], -1);
+}));
+
+/** A listing as the old per-entry code made it: lstat, readlink and format each entry in turn. */
+function referenceListing(dir: string, names: string[], letters: string, cfg: Config, now: number): string {
+  const long = true;
+  const byTime = letters.includes('t');
+  const rows: Array<{ name: string; st: fs.Stats }> = [];
+  for (const n of names) {
+    const st = fs.lstatSync(Buffer.from(`${dir}/${n}`, 'latin1'), { throwIfNoEntry: false });
+    if (st !== undefined) rows.push({ name: n, st });
+  }
+  if (byTime) rows.sort((a, b) => Math.floor(b.st.mtimeMs / 1000) - Math.floor(a.st.mtimeMs / 1000));
+  else rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const lines = rows.map(({ name, st }) => {
+    let shown = name;
+    if (st.isSymbolicLink()) shown += ` -> ${fs.readlinkSync(Buffer.from(`${dir}/${name}`, 'latin1'), { encoding: 'latin1' })}`;
+    if (letters.includes('F') && st.isDirectory()) shown += '/';
+    assert.ok(long);
+    return `${formatPerms(st.mode)} ${String(st.nlink).padStart(4)} ${String(st.uid).padEnd(8)} ${String(st.gid).padEnd(8)} ${String(st.size).padStart(8)} ${formatDate(Math.floor(st.mtimeMs / 1000), now, cfg.use_localtime)} ${shown}`;
+  });
+  return lines.map((l) => `${l}\r\n`).join('');
+}
+
+test('a directory of 10,045 entries lists byte for byte as entry-by-entry lstat + format', withScratch(async (dir) => {
+  const names: string[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    const n = `entry-${String(i).padStart(5, '0')}.dat`;
+    fs.writeFileSync(path.join(dir, n), 'x'.repeat(i % 97));
+    // distinct seconds, so that -t has one order
+    fs.utimesSync(path.join(dir, n), 1_600_000_000 + i * 61, 1_600_000_000 + i * 61);
+    names.push(n);
+  }
+  for (const [i, n] of ODD_NAMES.entries()) {
+    fs.writeFileSync(Buffer.from(`${dir}/${n}`, 'latin1'), n);
+    fs.utimesSync(Buffer.from(`${dir}/${n}`, 'latin1'), 1_500_000_000 + i, 1_500_000_000 + i);
+    names.push(n);
+  }
+  for (let i = 0; i < 44 - ODD_NAMES.length; i++) {
+    const n = `z-link-${i}`;
+    fs.symlinkSync(i % 2 === 0 ? 'nowhere' : `entry-0000${i % 10}.dat`, path.join(dir, n));
+    fs.lutimesSync(path.join(dir, n), 1_400_000_000 + i, 1_400_000_000 + i);
+    names.push(n);
+  }
+  fs.mkdirSync(path.join(dir, 'zz-dir'));
+  fs.utimesSync(path.join(dir, 'zz-dir'), 1_300_000_000, 1_300_000_000);
+  names.push('zz-dir');
+  assert.equal(names.length, 10_045);
+  const old = process.cwd();
+  process.chdir(dir);
+  try {
+    const cfg: Config = { ...DEFAULT_CONFIG };
+    for (const letters of ['l', 'lF', 'lt']) {
+      const now = Math.floor(Date.now() / 1000);
+      const target = openLsTarget('.');
+      const chunks: Buffer[] = [];
+      try {
+        const outcome = await runListing({
+          cfg,
+          letters,
+          verbose: true,
+          target,
+          cwdBytes: toByteString(dir),
+          sink: { send: (lines) => Promise.resolve(chunks.push(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1')) > 0) },
+        });
+        assert.equal(outcome, 'ok');
+      } finally {
+        closeDirQuiet(target.handle);
+      }
+      const got = Buffer.concat(chunks).toString('latin1');
+      assert.equal(got.split('\r\n').length - 1, names.length, letters);
+      assert.ok(got === referenceListing('.', names, letters, cfg, now), `LIST -${letters} differs`);
+    }
+  } finally {
+    process.chdir(old);
+  }
+}));

@@ -47,6 +47,7 @@ interface RawNative {
   cryptGenSalt(prefix: string, rounds: number): string | null;
   lockFile(fd: number, kind: 0 | 1, callback: (errno: unknown) => void): void;
   unlockFile(fd: number): void;
+  lstatAt(dirFd: number, names: Buffer, count: number, out: Float64Array, callback: (err: unknown) => void): void;
 }
 
 const FUNCTIONS: readonly (keyof RawNative)[] = [
@@ -59,6 +60,7 @@ const FUNCTIONS: readonly (keyof RawNative)[] = [
   'cryptGenSalt',
   'lockFile',
   'unlockFile',
+  'lstatAt',
 ];
 
 /** Walk up from this file to the directory holding package.json + native/. */
@@ -238,4 +240,35 @@ export function lockFile(fd: number, kind: 'read' | 'write'): Promise<number> {
 
 export function unlockFile(fd: number): void {
   raw.unlockFile(fd);
+}
+
+// ---------------------------------------------------------------------------
+// listings (native/listing.c)
+
+/** Numbers per entry in lstatAt()'s output: mode, nlink, uid, gid, size, mtime seconds. */
+export const LSTAT_FIELDS = 6;
+/** Most entries one lstatAt() call takes. */
+export const LSTAT_MAX_COUNT = 65536;
+
+/**
+ * lstat() of `count` entries of the open directory `dirFd`, on libuv's
+ * thread pool (fstatat(dirFd, name, AT_SYMLINK_NOFOLLOW) each). `names`
+ * holds the names' raw bytes, each followed by a NUL; entry i's numbers go
+ * to out[i * LSTAT_FIELDS ...]: mode (-1 when its lstat failed), nlink,
+ * uid, gid, size (approximate beyond 2^53), mtime in whole seconds.
+ * The caller keeps dirFd open and leaves `names` and `out` alone until the
+ * promise settles. Bad arguments throw TypeError synchronously.
+ */
+export function lstatAt(dirFd: number, names: Buffer, count: number, out: Float64Array): Promise<void> {
+  // The addon checks these too; checking here gives a clearer message for
+  // the mistakes a caller can make (a fractional count would be truncated).
+  if (!Number.isInteger(dirFd) || dirFd < 0) throw new TypeError('lstatAt: dirFd must be an open descriptor');
+  if (!Number.isInteger(count) || count < 1 || count > LSTAT_MAX_COUNT) throw new TypeError(`lstatAt: count must be 1..${LSTAT_MAX_COUNT}`);
+  if (out.length < count * LSTAT_FIELDS) throw new TypeError('lstatAt: out is too small');
+  const { promise, resolve, reject } = deferred<void>();
+  raw.lstatAt(dirFd, names, count, out, (err: unknown) => {
+    if (err === null) resolve();
+    else reject(new Error(typeof err === 'string' ? err : 'tsftpd_native.lstatAt failed'));
+  });
+  return promise;
 }

@@ -40,10 +40,11 @@
  *
  * Large directories: only the names are held (one-byte strings, the raw
  * bytes of each name), filtered (with glob.ts's ListingBudget), sorted,
- * then stat()ed, formatted and sent a batch at a time; the event loop runs
- * between batches (ABOR and STAT can be handled) and a batch waits while
- * the socket still holds too much of the previous ones. -t needs every
- * entry's time first: a first pass keeps one number per name.
+ * then lstat()ed a chunk at a time on the thread pool (lsstat.ts: the next
+ * chunk while this one is formatted, lsformat.ts, and sent); the event loop
+ * runs between chunks (ABOR and STAT can be handled) and a chunk waits
+ * while the socket still holds too much of the previous ones. -t needs
+ * every entry's time first: a first pass keeps one number per name.
  *
  * Names are byte strings throughout (Buffer latin1 decoding: one character
  * per byte), so any file name - valid UTF-8 or not - is listed and sorted
@@ -52,16 +53,21 @@
  */
 
 import * as fs from 'node:fs';
-import { groupName, userName } from './idnames';
 import type { Config } from '../config/options';
 import { filterMatch, ListingBudget, type NameView } from './glob';
+import { LongLineFormatter } from './lsformat';
+import { EntryStats, exactSize, F_GID, F_MODE, F_MTIME, F_NLINK, F_SIZE, F_UID, fsPath, LSTAT_FIELDS } from './lsstat';
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
-/** vsftpd: older than this (or in the future) shows the year. */
-const SIX_MONTHS_SECONDS = 60 * 60 * 24 * 182;
-/** Entries handled per batch: stat()ed, formatted and written together. */
+export { fsPath, lstatQuiet } from './lsstat';
+
+/** Entries handled per batch by MLSD (mlsx.ts): stat()ed, formatted and written together. */
 export const BATCH_ENTRIES = 256;
-/** ...or fewer when a batch has already taken this long (slow file systems). */
+/**
+ * Entries per chunk of a LIST/NLST/STAT listing: lstat()ed in one native
+ * call, formatted and written together (about 75 KiB of long lines).
+ */
+const LIST_CHUNK = 1024;
+/** A filter that has taken this long yields to the event loop (crafted patterns). */
 const BATCH_MILLISECONDS = 20;
 /** Names read from the directory between two turns of the event loop. */
 const READ_CHUNK = 2048;
@@ -76,17 +82,6 @@ export function toByteString(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/**
- * A byte string as a path argument for fs: the same string when it is
- * ASCII (fs encodes it as UTF-8, the same bytes; cheaper than a Buffer),
- * else a Buffer of its bytes.
- */
-export function fsPath(b: string): string | Buffer {
-  return NON_ASCII.test(b) ? Buffer.from(b, 'latin1') : b;
-}
-
 /** A byte string as text (for the control channel, which writes UTF-8). */
 export function byteStringToText(b: string): string {
   return Buffer.from(b, 'latin1').toString('utf8');
@@ -94,105 +89,6 @@ export function byteStringToText(b: string): string {
 
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-// ---------------------------------------------------------------------------
-// formatting
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : String(n);
-}
-
-/** vsftpd's statbuf_get_date(): "%b %d %H:%M", or "%b %d  %Y" when old or in the future. */
-export function formatDate(mtimeSec: number, nowSec: number, localtime: boolean): string {
-  const d = new Date(mtimeSec * 1000);
-  const month = MONTHS[localtime ? d.getMonth() : d.getUTCMonth()] ?? '???';
-  const day = pad2(localtime ? d.getDate() : d.getUTCDate());
-  if (mtimeSec > nowSec || nowSec - mtimeSec > SIX_MONTHS_SECONDS) {
-    return `${month} ${day}  ${localtime ? d.getFullYear() : d.getUTCFullYear()}`;
-  }
-  const hh = pad2(localtime ? d.getHours() : d.getUTCHours());
-  const mm = pad2(localtime ? d.getMinutes() : d.getUTCMinutes());
-  return `${month} ${day} ${hh}:${mm}`;
-}
-
-/** vsftpd's statbuf_get_perms(): type letter ('?' when unknown) and rwx with s/S/t/T. */
-export function formatPerms(mode: number): string {
-  const S = fs.constants;
-  const fmt = mode & S.S_IFMT;
-  const type =
-    fmt === S.S_IFREG ? '-'
-    : fmt === S.S_IFDIR ? 'd'
-    : fmt === S.S_IFLNK ? 'l'
-    : fmt === S.S_IFIFO ? 'p'
-    : fmt === S.S_IFSOCK ? 's'
-    : fmt === S.S_IFCHR ? 'c'
-    : fmt === S.S_IFBLK ? 'b'
-    : '?';
-  const bit = (m: number, c: string): string => (mode & m ? c : '-');
-  const exec = (x: number, special: number, set: string, unset: string): string =>
-    mode & special ? (mode & x ? set : unset) : mode & x ? 'x' : '-';
-  return (
-    type +
-    bit(0o400, 'r') + bit(0o200, 'w') + exec(0o100, 0o4000, 's', 'S') +
-    bit(0o040, 'r') + bit(0o020, 'w') + exec(0o010, 0o2000, 's', 'S') +
-    bit(0o004, 'r') + bit(0o002, 'w') + exec(0o001, 0o1000, 't', 'T')
-  );
-}
-
-/** The metadata a long line needs (a subset of fs.Stats, so tests can build one). */
-export interface LineStat {
-  readonly mode: number;
-  readonly nlink: number;
-  readonly uid: number;
-  readonly gid: number;
-  /** Exact size (bigint when beyond 2^53). */
-  readonly size: number | bigint;
-  readonly mtimeSec: number;
-}
-
-/** The whole seconds of a modification time (st_mtime; floor for times before 1970). */
-export function mtimeSeconds(st: fs.Stats): number {
-  return Math.floor(st.mtimeMs / 1000);
-}
-
-/**
- * vsftpd's build_dir_line() without the line end. `name` is what follows
- * the date: the name, " -> target", '/' (-F).
- */
-export function formatLongLine(name: string, st: LineStat, cfg: Config, nowSec: number): string {
-  const owner = cfg.hide_ids ? 'ftp' : cfg.text_userdb_names ? userName(st.uid) : String(st.uid);
-  const group = cfg.hide_ids ? 'ftp' : cfg.text_userdb_names ? groupName(st.gid) : String(st.gid);
-  return (
-    formatPerms(st.mode) +
-    ' ' + String(st.nlink).padStart(4) +
-    ' ' + owner.padEnd(8) +
-    ' ' + group.padEnd(8) +
-    ' ' + String(st.size).padStart(8) +
-    ' ' + formatDate(st.mtimeSec, nowSec, cfg.use_localtime) +
-    ' ' + name
-  );
-}
-
-/** lstat without throwing; sizes beyond 2^53 are read again as bigint. */
-export function lstatQuiet(pathBytes: string): LineStat | null {
-  const p = fsPath(pathBytes);
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.lstatSync(p, { throwIfNoEntry: false });
-  } catch {
-    return null;
-  }
-  if (st === undefined) return null;
-  let size: number | bigint = st.size;
-  if (size > Number.MAX_SAFE_INTEGER) {
-    try {
-      size = fs.lstatSync(p, { bigint: true }).size;
-    } catch {
-      // keep the approximation
-    }
-  }
-  return { mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, size, mtimeSec: mtimeSeconds(st) };
 }
 
 function readlinkQuiet(pathBytes: string): string | null {
@@ -444,77 +340,85 @@ async function listDirectory(ctx: ListContext, handle: fs.Dir, dir: string): Pro
     names = passed;
   }
 
-  let order: string[];
-  if (o.byTime) {
-    // The key needs a stat of every entry; entries that fail it are not listed.
-    const keyed: string[] = [];
-    const keys: number[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as string;
-      const st = lstatQuiet(base + name);
-      if (st !== null) {
-        keyed.push(name);
-        keys.push(st.mtimeSec);
-      }
-      if (i % BATCH_ENTRIES === BATCH_ENTRIES - 1) await yieldToEventLoop();
-    }
-    const idx = keyed.map((_, i) => i);
-    // Stable (V8's sort is): equal seconds stay in readdir order, as with glibc's qsort.
-    idx.sort((a, b) => {
-      const c = compareMtimeKeys(keys[a] as number, keys[b] as number);
-      return reverse ? -c : c;
-    });
-    order = idx.map((i) => keyed[i] as string);
-    names.length = 0;
-  } else {
-    // Default sort compares UTF-16 code units: on byte strings, memcmp order.
-    names.sort();
-    if (reverse) names.reverse();
-    order = names;
-  }
-
-  if (o.recurse && !(await ctx.sink.send([`${dir}:`]))) return 'failed';
-
+  const stats = doStat ? EntryStats.open(dir, base, LIST_CHUNK) : null;
   const subdirs: string[] = [];
-  let i = 0;
-  while (i < order.length) {
-    const lines: string[] = [];
-    const started = Date.now();
-    const end = Math.min(order.length, i + BATCH_ENTRIES);
-    for (; i < end; i++) {
-      const name = order[i] as string;
-      const pathBytes = base + name;
-      let st: LineStat | null = null;
-      if (doStat) {
-        st = lstatQuiet(pathBytes);
-        if (st === null) continue; // gone since readdir()
-      }
-      if (o.long && st !== null) {
-        let shown = name;
-        if (isLinkMode(st.mode)) {
-          const target = readlinkQuiet(pathBytes);
-          if (target !== null && target !== '') shown += ` -> ${target}`;
+  try {
+    let order: string[];
+    if (o.byTime && stats !== null) {
+      // The key needs a stat of every entry; entries that fail it are not listed.
+      const keyed: string[] = [];
+      const keys: number[] = [];
+      await stats.forEachChunk(names, (start, end, f) => {
+        for (let i = start, at = 0; i < end; i++, at += LSTAT_FIELDS) {
+          if ((f[at + F_MODE] as number) < 0) continue;
+          keyed.push(names[i] as string);
+          keys.push(f[at + F_MTIME] as number);
         }
-        if (o.classify && isDirMode(st.mode)) shown += '/';
-        lines.push(formatLongLine(shown, st, ctx.cfg, nowSec));
-      } else {
-        let line = pathBytes;
-        if (o.classify && st !== null) {
-          if (isDirMode(st.mode)) line += '/';
-          else if (isLinkMode(st.mode)) line += '@';
+        return true;
+      });
+      const idx = keyed.map((_, i) => i);
+      // Stable (V8's sort is): equal seconds stay in readdir order, as with glibc's qsort.
+      idx.sort((a, b) => {
+        const c = compareMtimeKeys(keys[a] as number, keys[b] as number);
+        return reverse ? -c : c;
+      });
+      order = idx.map((i) => keyed[i] as string);
+      names.length = 0;
+    } else {
+      // Default sort compares UTF-16 code units: on byte strings, memcmp order.
+      names.sort();
+      if (reverse) names.reverse();
+      order = names;
+    }
+
+    if (o.recurse && !(await ctx.sink.send([`${dir}:`]))) return 'failed';
+
+    const fmt = o.long ? new LongLineFormatter(ctx.cfg, nowSec) : null;
+    /** The lines of order[start, end); `f`: their lstat numbers (null: not needed, plain NLST). */
+    const chunkLines = (start: number, end: number, f: Float64Array | null): string[] => {
+      const lines: string[] = [];
+      for (let i = start, at = 0; i < end; i++, at += LSTAT_FIELDS) {
+        const name = order[i] as string;
+        const mode = f === null ? -1 : (f[at + F_MODE] as number);
+        if (f !== null && mode < 0) continue; // gone since readdir()
+        if (fmt !== null && f !== null) {
+          let shown = name;
+          if (isLinkMode(mode)) {
+            const target = readlinkQuiet(base + name);
+            if (target !== null && target !== '') shown += ` -> ${target}`;
+          }
+          if (o.classify && isDirMode(mode)) shown += '/';
+          const size = exactSize(base + name, f[at + F_SIZE] as number);
+          lines.push(fmt.line(shown, mode, f[at + F_NLINK] as number, f[at + F_UID] as number, f[at + F_GID] as number, size, f[at + F_MTIME] as number));
+        } else {
+          let line = base + name;
+          if (o.classify && f !== null) {
+            if (isDirMode(mode)) line += '/';
+            else if (isLinkMode(mode)) line += '@';
+          }
+          lines.push(line);
         }
-        lines.push(line);
+        if (o.recurse && f !== null && isDirMode(mode)) subdirs.push(name);
       }
-      if (o.recurse && st !== null && isDirMode(st.mode)) subdirs.push(name);
-      if (Date.now() - started >= BATCH_MILLISECONDS) {
-        i++;
-        break;
+      return lines;
+    };
+    const sendChunk = async (start: number, end: number, f: Float64Array | null): Promise<boolean> => {
+      const lines = chunkLines(start, end, f);
+      return lines.length === 0 || ctx.sink.send(lines);
+    };
+
+    if (stats !== null) {
+      if (!(await stats.forEachChunk(order, sendChunk))) return 'failed';
+    } else {
+      for (let start = 0; start < order.length; start += LIST_CHUNK) {
+        if (!(await sendChunk(start, Math.min(order.length, start + LIST_CHUNK), null))) return 'failed';
+        await yieldToEventLoop();
       }
     }
-    if (lines.length > 0 && !(await ctx.sink.send(lines))) return 'failed';
-    await yieldToEventLoop();
+    order.length = 0;
+  } finally {
+    stats?.close();
   }
-  order.length = 0;
 
   for (const sub of subdirs) {
     if (sub === '.' || sub === '..') continue;

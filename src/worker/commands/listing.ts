@@ -41,6 +41,14 @@ import { finishSocket } from '../transfer';
 // ---------------------------------------------------------------------------
 // sinks
 
+/**
+ * Bytes a listing may leave queued on its data socket before it waits for
+ * 'drain'. Above the socket's 16 KiB high-water mark, so that a chunk of
+ * lines (ls.ts, ~75 KiB) is not followed by a wait for the kernel each
+ * time; still a bound on the memory a slow client can make us hold.
+ */
+const DATA_QUEUE_LIMIT = 512 * 1024;
+
 /** Listing lines onto a data connection: CRLF, raw bytes, back-pressure, stall timeout. */
 class DataSink implements LineSink {
   timedOut = false;
@@ -54,7 +62,9 @@ class DataSink implements LineSink {
     const sock = this.sock;
     if (sock.destroyed || !sock.writable) return Promise.resolve(false);
     sock.write(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'));
-    if (!sock.writableNeedDrain) return Promise.resolve(!sock.destroyed);
+    // write() returned false past 16 KiB, so 'drain' will come once the
+    // queue is empty; until the limit, go on producing meanwhile.
+    if (sock.writableLength <= DATA_QUEUE_LIMIT) return Promise.resolve(!sock.destroyed);
     // The peer is slower than we are: wait until the socket takes more.
     return new Promise((resolve) => {
       let settled = false;
