@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_CONFIG, type Config } from '../src/config/options';
 import { filterMatch, globMatch, ListingBudget, MATCH_ITERATIONS_MAX, type NameView } from '../src/worker/glob';
-import { LSTAT_FIELDS, lstatAt } from '../src/sys/native';
+import { LSTAT_FIELDS, lstatAt, readdirAt } from '../src/sys/native';
 import { closeDirQuiet, debianNameView, lsOptions, openLsTarget, runListing, splitLsArgument, toByteString } from '../src/worker/ls';
 import { formatDate, formatLongLine, formatPerms, LongLineFormatter } from '../src/worker/lsformat';
-import { EntryStats } from '../src/worker/lsstat';
+import { DirEntries } from '../src/worker/lsstat';
 import { modifyFact, parentOf, permFact, type MlsxIdentity } from '../src/worker/mlsx';
 
 interface GlobFixture {
@@ -318,10 +318,10 @@ test('LongLineFormatter: its cached strings equal the plain functions', () => {
   }
 });
 
-test('EntryStats: without a descriptor (lstat by path) it gives the same numbers', withScratch(async (dir) => {
+test('DirEntries: without a descriptor (lstat by path) it gives the same numbers', withScratch(async (dir) => {
   for (const n of ODD_NAMES) fs.writeFileSync(Buffer.from(`${dir}/${n}`, 'latin1'), n);
   const names = [...ODD_NAMES, 'vanished'];
-  const collect = async (opened: EntryStats): Promise<number[]> => {
+  const collect = async (opened: DirEntries): Promise<number[]> => {
     const all: number[] = [];
     try {
       await opened.forEachChunk(names, (_s, end, f) => {
@@ -333,8 +333,8 @@ test('EntryStats: without a descriptor (lstat by path) it gives the same numbers
     }
     return all;
   };
-  const native = await collect(EntryStats.open(toByteString(dir), `${toByteString(dir)}/`, 3));
-  const byPath = await collect(EntryStats.open(`${toByteString(dir)}/not-there`, `${toByteString(dir)}/`, 3));
+  const native = await collect(DirEntries.open(toByteString(dir), `${toByteString(dir)}/`, 3));
+  const byPath = await collect(DirEntries.open(`${toByteString(dir)}/not-there`, `${toByteString(dir)}/`, 3));
   assert.deepEqual(byPath, native);
   assert.equal(native[(names.length - 1) * LSTAT_FIELDS], -1);
 }));
@@ -388,10 +388,14 @@ test('a directory of 10,045 entries lists byte for byte as entry-by-entry lstat 
   process.chdir(dir);
   try {
     const cfg: Config = { ...DEFAULT_CONFIG };
-    for (const letters of ['l', 'lF', 'lt']) {
+    for (const [letters, bytes] of [['l', false], ['lF', false], ['lt', false], ['l', true], ['lF', true], ['lt', true]] as const) {
       const now = Math.floor(Date.now() / 1000);
       const target = openLsTarget('.');
       const chunks: Buffer[] = [];
+      // A sink that takes bytes gets the lines the addon formats; one
+      // without gets LongLineFormatter's.
+      const send = (lines: readonly string[]): Promise<boolean> => Promise.resolve(chunks.push(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1')) > 0);
+      const sendBytes = (data: Buffer): Promise<boolean> => Promise.resolve(chunks.push(data) > 0);
       try {
         const outcome = await runListing({
           cfg,
@@ -399,7 +403,7 @@ test('a directory of 10,045 entries lists byte for byte as entry-by-entry lstat 
           verbose: true,
           target,
           cwdBytes: toByteString(dir),
-          sink: { send: (lines) => Promise.resolve(chunks.push(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1')) > 0) },
+          sink: bytes ? { send, sendBytes } : { send },
         });
         assert.equal(outcome, 'ok');
       } finally {
@@ -407,9 +411,72 @@ test('a directory of 10,045 entries lists byte for byte as entry-by-entry lstat 
       }
       const got = Buffer.concat(chunks).toString('latin1');
       assert.equal(got.split('\r\n').length - 1, names.length, letters);
-      assert.ok(got === referenceListing('.', names, letters, cfg, now), `LIST -${letters} differs`);
+      assert.ok(got === referenceListing('.', names, letters, cfg, now), `LIST -${letters} (${bytes ? 'addon' : 'JavaScript'} lines) differs`);
     }
   } finally {
     process.chdir(old);
+  }
+}));
+
+test('readdirAt: every name once, raw bytes, in readdir or byte order', withScratch(async (dir) => {
+  for (const n of ODD_NAMES) fs.writeFileSync(Buffer.from(`${dir}/${n}`, 'latin1'), n);
+  fs.mkdirSync(path.join(dir, 'sub'));
+  const expected = fs.readdirSync(dir, { encoding: 'latin1' });
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    const split = (b: Buffer): string[] => b.toString('latin1').split('\0').slice(0, -1);
+    const sorted = split(await readdirAt(fd, true));
+    assert.deepEqual(sorted, [...expected].sort()); // no "." or ".."
+    const raw = split(await readdirAt(fd, false));
+    assert.deepEqual([...raw].sort(), sorted);
+    // the descriptor's own offset is not moved: a second read sees everything again
+    assert.deepEqual(split(await readdirAt(fd, true)), sorted);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const empty = fs.openSync(path.join(dir, 'sub'), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    assert.equal((await readdirAt(empty, true)).length, 0);
+  } finally {
+    fs.closeSync(empty);
+  }
+}));
+
+test('lstatAt with format: the long lines LongLineFormatter makes, for the entries that exist', withScratch(async (dir) => {
+  for (const n of ODD_NAMES) fs.writeFileSync(Buffer.from(`${dir}/${n}`, 'latin1'), n.repeat(3));
+  fs.mkdirSync(path.join(dir, 'sub'), { mode: 0o2751 });
+  fs.symlinkSync('nowhere', path.join(dir, 'dangling'));
+  fs.symlinkSync(Buffer.from('t\xffrget', 'latin1'), path.join(dir, 'oddlink'));
+  fs.writeFileSync(path.join(dir, 'suid'), '');
+  fs.chmodSync(path.join(dir, 'suid'), 0o4754);
+  fs.chownSync(path.join(dir, 'suid'), 123456, 654321);
+  const now = Math.floor(Date.now() / 1000);
+  const times: Array<[string, number]> = [['sub', now - 60], ['suid', now + 3600], ['dangling', -1], ['plain.txt', now - 183 * 86400]];
+  for (const [n, t] of times) fs.lutimesSync(path.join(dir, n), new Date(t * 1000), new Date(t * 1000));
+  const names = [...ODD_NAMES, 'sub', 'dangling', 'oddlink', 'suid', 'vanished', '.', '..'];
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    for (const hideIds of [false, true]) {
+      for (const classify of [false, true]) {
+        const out = new Float64Array(names.length * LSTAT_FIELDS);
+        const buf = Buffer.from(names.map((n) => `${n}\0`).join(''), 'latin1');
+        const made = await lstatAt(fd, buf, names.length, out, { hideIds, classify, nowSec: now });
+        assert.ok(made !== null);
+        const fmt = new LongLineFormatter({ ...DEFAULT_CONFIG, hide_ids: hideIds }, now);
+        let expected = '';
+        names.forEach((n, i) => {
+          const f = Array.from(out.subarray(i * LSTAT_FIELDS, (i + 1) * LSTAT_FIELDS)) as [number, number, number, number, number, number];
+          if (f[0] < 0) return;
+          let shown = n;
+          if ((f[0] & fs.constants.S_IFMT) === fs.constants.S_IFLNK) shown += ` -> ${fs.readlinkSync(Buffer.from(`${dir}/${n}`, 'latin1'), { encoding: 'latin1' })}`;
+          if (classify && (f[0] & fs.constants.S_IFMT) === fs.constants.S_IFDIR) shown += '/';
+          expected += `${fmt.line(shown, f[0], f[1], f[2], f[3], f[4], f[5])}\r\n`;
+        });
+        assert.equal(made.toString('latin1'), expected, `hideIds ${hideIds} classify ${classify}`);
+        assert.equal(await lstatAt(fd, buf, names.length, out), null); // no format: no lines
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
   }
 }));

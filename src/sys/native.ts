@@ -47,7 +47,16 @@ interface RawNative {
   cryptGenSalt(prefix: string, rounds: number): string | null;
   lockFile(fd: number, kind: 0 | 1, callback: (errno: unknown) => void): void;
   unlockFile(fd: number): void;
-  lstatAt(dirFd: number, names: Buffer, count: number, out: Float64Array, callback: (err: unknown) => void): void;
+  lstatAt(
+    dirFd: number,
+    names: Buffer,
+    count: number,
+    out: Float64Array,
+    format: number,
+    now: number,
+    callback: (err: unknown, lines: unknown) => void,
+  ): void;
+  readdirAt(dirFd: number, sorted: boolean, callback: (err: unknown, names: unknown) => void): void;
 }
 
 const FUNCTIONS: readonly (keyof RawNative)[] = [
@@ -61,6 +70,7 @@ const FUNCTIONS: readonly (keyof RawNative)[] = [
   'lockFile',
   'unlockFile',
   'lstatAt',
+  'readdirAt',
 ];
 
 /** Walk up from this file to the directory holding package.json + native/. */
@@ -250,25 +260,64 @@ export const LSTAT_FIELDS = 6;
 /** Most entries one lstatAt() call takes. */
 export const LSTAT_MAX_COUNT = 65536;
 
+/** Long lines lstatAt() can build along the way (vsftpd's build_dir_line with UTC dates, ids as numbers or hidden). */
+export interface LstatFormat {
+  /** hide_ids: "ftp" for owner and group. */
+  readonly hideIds: boolean;
+  /** -F: '/' after directories. */
+  readonly classify: boolean;
+  /** Now, in whole seconds: dates more than 182 days old or in the future show the year. */
+  readonly nowSec: number;
+}
+
+const FORMAT_LONG = 1;
+const FORMAT_HIDE_IDS = 2;
+const FORMAT_CLASSIFY = 4;
+
 /**
  * lstat() of `count` entries of the open directory `dirFd`, on libuv's
  * thread pool (fstatat(dirFd, name, AT_SYMLINK_NOFOLLOW) each). `names`
  * holds the names' raw bytes, each followed by a NUL; entry i's numbers go
  * to out[i * LSTAT_FIELDS ...]: mode (-1 when its lstat failed), nlink,
  * uid, gid, size (approximate beyond 2^53), mtime in whole seconds.
- * The caller keeps dirFd open and leaves `names` and `out` alone until the
- * promise settles. Bad arguments throw TypeError synchronously.
+ * With `format`, resolves with the long lines of the entries that exist
+ * (raw bytes, CRLF after each, " -> target" for symbolic links), or null
+ * when the addon left them to the caller (a time outside years 1-9999);
+ * without, null. The caller keeps dirFd open and leaves `names` and `out`
+ * alone until the promise settles. Bad arguments throw TypeError
+ * synchronously.
  */
-export function lstatAt(dirFd: number, names: Buffer, count: number, out: Float64Array): Promise<void> {
+export function lstatAt(dirFd: number, names: Buffer, count: number, out: Float64Array, format: LstatFormat | null = null): Promise<Buffer | null> {
   // The addon checks these too; checking here gives a clearer message for
   // the mistakes a caller can make (a fractional count would be truncated).
   if (!Number.isInteger(dirFd) || dirFd < 0) throw new TypeError('lstatAt: dirFd must be an open descriptor');
   if (!Number.isInteger(count) || count < 1 || count > LSTAT_MAX_COUNT) throw new TypeError(`lstatAt: count must be 1..${LSTAT_MAX_COUNT}`);
   if (out.length < count * LSTAT_FIELDS) throw new TypeError('lstatAt: out is too small');
-  const { promise, resolve, reject } = deferred<void>();
-  raw.lstatAt(dirFd, names, count, out, (err: unknown) => {
-    if (err === null) resolve();
-    else reject(new Error(typeof err === 'string' ? err : 'tsftpd_native.lstatAt failed'));
+  if (format !== null && !Number.isSafeInteger(format.nowSec)) throw new TypeError('lstatAt: nowSec must be an integer');
+  const flags = format === null ? 0 : FORMAT_LONG | (format.hideIds ? FORMAT_HIDE_IDS : 0) | (format.classify ? FORMAT_CLASSIFY : 0);
+  const { promise, resolve, reject } = deferred<Buffer | null>();
+  raw.lstatAt(dirFd, names, count, out, flags, format?.nowSec ?? 0, (err: unknown, lines: unknown) => {
+    if (err !== null) reject(new Error(typeof err === 'string' ? err : 'tsftpd_native.lstatAt failed'));
+    else resolve(format !== null && Buffer.isBuffer(lines) ? lines : null);
+  });
+  return promise;
+}
+
+/**
+ * Every name of the open directory dirFd (without "." and "..") on libuv's
+ * thread pool, read through a descriptor of its own (dirFd's offset is not
+ * moved): their raw bytes, each followed by a NUL, in readdir order or, with
+ * `sorted`, in byte order (strcmp; what Array.prototype.sort() gives for
+ * latin1 byte strings), sorted off the main thread. Rejects when
+ * the directory cannot be read at all or its names pass 256 MiB; a readdir()
+ * error part way ends the list. dirFd stays open until the promise settles.
+ */
+export function readdirAt(dirFd: number, sorted: boolean): Promise<Buffer> {
+  if (!Number.isInteger(dirFd) || dirFd < 0) throw new TypeError('readdirAt: dirFd must be an open descriptor');
+  const { promise, resolve, reject } = deferred<Buffer>();
+  raw.readdirAt(dirFd, sorted, (err: unknown, names: unknown) => {
+    if (err === null && Buffer.isBuffer(names)) resolve(names);
+    else reject(new Error(typeof err === 'string' ? err : 'tsftpd_native.readdirAt returned a malformed result'));
   });
   return promise;
 }

@@ -39,12 +39,16 @@
  *   filter everywhere, unreadable subdirectories skipped silently.
  *
  * Large directories: only the names are held (one-byte strings, the raw
- * bytes of each name), filtered (with glob.ts's ListingBudget), sorted,
- * then lstat()ed a chunk at a time on the thread pool (lsstat.ts: the next
- * chunk while this one is formatted, lsformat.ts, and sent); the event loop
- * runs between chunks (ABOR and STAT can be handled) and a chunk waits
- * while the socket still holds too much of the previous ones. -t needs
- * every entry's time first: a first pass keeps one number per name.
+ * bytes of each name; read and sorted by name in one call on the thread
+ * pool, lsstat.ts), filtered (with glob.ts's ListingBudget), then
+ * lstat()ed a chunk at a time on the thread pool, two chunks ahead of the
+ * one being formatted and sent. For the data connection with UTC dates and
+ * numeric or hidden ids the addon formats the long lines along with the
+ * lstat()s (native/listing.c, byte for byte as lsformat.ts, which formats
+ * them otherwise). The event loop runs between chunks (ABOR and STAT can be
+ * handled) and a chunk waits while the socket still holds too much of the
+ * previous ones. -t needs every entry's time first: a first pass keeps one
+ * number per name.
  *
  * Names are byte strings throughout (Buffer latin1 decoding: one character
  * per byte), so any file name - valid UTF-8 or not - is listed and sorted
@@ -56,7 +60,7 @@ import * as fs from 'node:fs';
 import type { Config } from '../config/options';
 import { filterMatch, ListingBudget, type NameView } from './glob';
 import { LongLineFormatter } from './lsformat';
-import { EntryStats, exactSize, F_GID, F_MODE, F_MTIME, F_NLINK, F_SIZE, F_UID, fsPath, LSTAT_FIELDS } from './lsstat';
+import { DirEntries, exactSize, F_GID, F_MODE, F_MTIME, F_NLINK, F_SIZE, F_UID, fsPath, LSTAT_FIELDS } from './lsstat';
 
 export { fsPath, lstatQuiet } from './lsstat';
 
@@ -241,6 +245,11 @@ export function debianNameView(cwdBytes: string): NameView {
 export interface LineSink {
   /** Resolves false when the lines could not be delivered (peer gone, ABOR, timeout). */
   send(lines: readonly string[]): Promise<boolean>;
+  /**
+   * Lines already as bytes, CRLF after each (made by the addon). A sink
+   * without it gets every line through send().
+   */
+  sendBytes?(data: Buffer): Promise<boolean>;
 }
 
 /** Read every name of an open directory (readdir order, without "." and ".."), yielding now and then. */
@@ -277,6 +286,18 @@ function normaliseBase(dir: string): string {
   return dir.endsWith('/') ? dir : `${dir}/`;
 }
 
+/** Insert `name` into `sorted` (default sort order) where sort() would put it. */
+function insertSorted(sorted: string[], name: string): void {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as string) < name) lo = mid + 1;
+    else hi = mid;
+  }
+  sorted.splice(lo, 0, name);
+}
+
 /** vsftpd's mtime sort key compares "%030ld" strings: negatives sort first, -1 before -2. */
 function compareMtimeKeys(a: number, b: number): number {
   if (a >= 0 && b >= 0) return a - b;
@@ -303,12 +324,38 @@ export type ListOutcome = 'ok' | 'failed';
  * vsf_ls_populate_dir_list() + transfer_dir_internal(), streamed.
  */
 async function listDirectory(ctx: ListContext, handle: fs.Dir, dir: string): Promise<ListOutcome> {
+  const base = normaliseBase(dir);
+  const entries = DirEntries.open(dir, base, LIST_CHUNK);
+  let subdirs: string[] | null;
+  try {
+    subdirs = await listEntries(ctx, handle, dir, base, entries);
+  } finally {
+    // before the subdirectories: one descriptor per level of -R is enough
+    entries.close();
+  }
+  if (subdirs === null) return 'failed';
+  for (const sub of subdirs) {
+    if (sub === '.' || sub === '..') continue;
+    const subDir = `${dir}/${sub}`;
+    const h = openDirQuiet(subDir);
+    if (h === null) continue; // unreadable, gone: no matter (vsftpd)
+    try {
+      if (!(await ctx.sink.send(['']))) return 'failed';
+      if ((await listDirectory(ctx, h, subDir)) === 'failed') return 'failed';
+    } finally {
+      closeDirQuiet(h);
+    }
+  }
+  return 'ok';
+}
+
+/** The lines of one directory; resolves its subdirectories for -R, or null when the sink failed. */
+async function listEntries(ctx: ListContext, handle: fs.Dir, dir: string, base: string, entries: DirEntries): Promise<string[] | null> {
   const o = lsOptions(ctx.letters, ctx.cfg, ctx.verbose);
   const reverse = o.byTime ? !o.reverse : o.reverse;
   const doStat = o.long || o.byTime || o.classify || o.recurse;
   // A filter starting with '.' implies -a.
   const all = o.all || ctx.filter.startsWith('.');
-  const base = normaliseBase(dir);
   const nowSec = Math.floor(Date.now() / 1000);
 
   const visible = (name: string): boolean => {
@@ -319,11 +366,16 @@ async function listDirectory(ctx: ListContext, handle: fs.Dir, dir: string): Pro
     return !ctx.hidden(name);
   };
 
+  // The addon sorts by name off the main thread (not for -t, which needs
+  // readdir order for its ties).
+  const byName = await entries.readNames(visible, !o.byTime);
+  let names = byName ?? (await readNames(handle, visible));
   // readdir() reports "." and ".." first on the file systems we know of
-  // (Node's readdir hides them: their place among equal -t keys is lost).
-  let names: string[] = [];
-  for (const dot of ['.', '..']) if (visible(dot)) names.push(dot);
-  for (const n of await readNames(handle, visible)) names.push(n);
+  // (Node's readdir hides them, so does readdirAt(): their place among
+  // equal -t keys is lost).
+  const dots = ['.', '..'].filter(visible);
+  if (byName !== null && !o.byTime) for (const dot of dots) insertSorted(names, dot);
+  else names.unshift(...dots);
   if (ctx.filter !== '') {
     const budget = new ListingBudget(names.length);
     const passed: string[] = [];
@@ -340,99 +392,98 @@ async function listDirectory(ctx: ListContext, handle: fs.Dir, dir: string): Pro
     names = passed;
   }
 
-  const stats = doStat ? EntryStats.open(dir, base, LIST_CHUNK) : null;
+  const stats = doStat ? entries : null;
   const subdirs: string[] = [];
-  try {
-    let order: string[];
-    if (o.byTime && stats !== null) {
-      // The key needs a stat of every entry; entries that fail it are not listed.
-      const keyed: string[] = [];
-      const keys: number[] = [];
-      await stats.forEachChunk(names, (start, end, f) => {
-        for (let i = start, at = 0; i < end; i++, at += LSTAT_FIELDS) {
-          if ((f[at + F_MODE] as number) < 0) continue;
-          keyed.push(names[i] as string);
-          keys.push(f[at + F_MTIME] as number);
-        }
-        return true;
-      });
-      const idx = keyed.map((_, i) => i);
-      // Stable (V8's sort is): equal seconds stay in readdir order, as with glibc's qsort.
-      idx.sort((a, b) => {
-        const c = compareMtimeKeys(keys[a] as number, keys[b] as number);
-        return reverse ? -c : c;
-      });
-      order = idx.map((i) => keyed[i] as string);
-      names.length = 0;
-    } else {
-      // Default sort compares UTF-16 code units: on byte strings, memcmp order.
-      names.sort();
-      if (reverse) names.reverse();
-      order = names;
-    }
-
-    if (o.recurse && !(await ctx.sink.send([`${dir}:`]))) return 'failed';
-
-    const fmt = o.long ? new LongLineFormatter(ctx.cfg, nowSec) : null;
-    /** The lines of order[start, end); `f`: their lstat numbers (null: not needed, plain NLST). */
-    const chunkLines = (start: number, end: number, f: Float64Array | null): string[] => {
-      const lines: string[] = [];
+  let order: string[];
+  if (o.byTime && stats !== null) {
+    // The key needs a stat of every entry; entries that fail it are not listed.
+    const keyed: string[] = [];
+    const keys: number[] = [];
+    await stats.forEachChunk(names, (start, end, f) => {
       for (let i = start, at = 0; i < end; i++, at += LSTAT_FIELDS) {
-        const name = order[i] as string;
-        const mode = f === null ? -1 : (f[at + F_MODE] as number);
-        if (f !== null && mode < 0) continue; // gone since readdir()
-        if (fmt !== null && f !== null) {
-          let shown = name;
-          if (isLinkMode(mode)) {
-            const target = readlinkQuiet(base + name);
-            if (target !== null && target !== '') shown += ` -> ${target}`;
-          }
-          if (o.classify && isDirMode(mode)) shown += '/';
-          const size = exactSize(base + name, f[at + F_SIZE] as number);
-          lines.push(fmt.line(shown, mode, f[at + F_NLINK] as number, f[at + F_UID] as number, f[at + F_GID] as number, size, f[at + F_MTIME] as number));
-        } else {
-          let line = base + name;
-          if (o.classify && f !== null) {
-            if (isDirMode(mode)) line += '/';
-            else if (isLinkMode(mode)) line += '@';
-          }
-          lines.push(line);
+        if ((f[at + F_MODE] as number) < 0) continue;
+        keyed.push(names[i] as string);
+        keys.push(f[at + F_MTIME] as number);
+      }
+      return true;
+    });
+    const idx = keyed.map((_, i) => i);
+    // Stable (V8's sort is): equal seconds stay in readdir order, as with glibc's qsort.
+    idx.sort((a, b) => {
+      const c = compareMtimeKeys(keys[a] as number, keys[b] as number);
+      return reverse ? -c : c;
+    });
+    order = idx.map((i) => keyed[i] as string);
+    names.length = 0;
+  } else {
+    // Default sort compares UTF-16 code units: on byte strings, memcmp order
+    // (the addon's strcmp order, when it read the names).
+    if (byName === null) names.sort();
+    if (reverse) names.reverse();
+    order = names;
+  }
+
+  if (o.recurse && !(await ctx.sink.send([`${dir}:`]))) return null;
+
+  const fmt = o.long ? new LongLineFormatter(ctx.cfg, nowSec) : null;
+  /** The lines of order[start, end); `f`: their lstat numbers (null: not needed, plain NLST). */
+  const chunkLines = (start: number, end: number, f: Float64Array | null): string[] => {
+    const lines: string[] = [];
+    for (let i = start, at = 0; i < end; i++, at += LSTAT_FIELDS) {
+      const name = order[i] as string;
+      const mode = f === null ? -1 : (f[at + F_MODE] as number);
+      if (f !== null && mode < 0) continue; // gone since readdir()
+      if (fmt !== null && f !== null) {
+        let shown = name;
+        if (isLinkMode(mode)) {
+          const target = readlinkQuiet(base + name);
+          if (target !== null && target !== '') shown += ` -> ${target}`;
         }
-        if (o.recurse && f !== null && isDirMode(mode)) subdirs.push(name);
+        if (o.classify && isDirMode(mode)) shown += '/';
+        const size = exactSize(base + name, f[at + F_SIZE] as number);
+        lines.push(fmt.line(shown, mode, f[at + F_NLINK] as number, f[at + F_UID] as number, f[at + F_GID] as number, size, f[at + F_MTIME] as number));
+      } else {
+        let line = base + name;
+        if (o.classify && f !== null) {
+          if (isDirMode(mode)) line += '/';
+          else if (isLinkMode(mode)) line += '@';
+        }
+        lines.push(line);
       }
-      return lines;
-    };
-    const sendChunk = async (start: number, end: number, f: Float64Array | null): Promise<boolean> => {
-      const lines = chunkLines(start, end, f);
-      return lines.length === 0 || ctx.sink.send(lines);
-    };
+      if (o.recurse && f !== null && isDirMode(mode)) subdirs.push(name);
+    }
+    return lines;
+  };
+  // The addon formats long lines for the data connection when nothing needs
+  // JavaScript: UTC dates (use_localtime needs the zone, which only
+  // JavaScript has in the jail) and numeric or hidden ids.
+  const sendBytes = ctx.sink.sendBytes?.bind(ctx.sink) ?? null;
+  const native =
+    o.long && sendBytes !== null && !ctx.cfg.use_localtime && !ctx.cfg.text_userdb_names
+      ? { hideIds: ctx.cfg.hide_ids, classify: o.classify, nowSec }
+      : null;
 
-    if (stats !== null) {
-      if (!(await stats.forEachChunk(order, sendChunk))) return 'failed';
-    } else {
-      for (let start = 0; start < order.length; start += LIST_CHUNK) {
-        if (!(await sendChunk(start, Math.min(order.length, start + LIST_CHUNK), null))) return 'failed';
-        await yieldToEventLoop();
+  const sendChunk = async (start: number, end: number, f: Float64Array | null, made: Buffer | null = null): Promise<boolean> => {
+    if (made !== null && sendBytes !== null) {
+      // The addon made the lines; -R still needs the subdirectories.
+      if (o.recurse && f !== null) {
+        for (let i = start, at = 0; i < end; i++, at += LSTAT_FIELDS) if (isDirMode(f[at + F_MODE] as number)) subdirs.push(order[i] as string);
       }
+      return made.length === 0 || sendBytes(made);
     }
-    order.length = 0;
-  } finally {
-    stats?.close();
-  }
-
-  for (const sub of subdirs) {
-    if (sub === '.' || sub === '..') continue;
-    const subDir = `${dir}/${sub}`;
-    const h = openDirQuiet(subDir);
-    if (h === null) continue; // unreadable, gone: no matter (vsftpd)
-    try {
-      if (!(await ctx.sink.send(['']))) return 'failed';
-      if ((await listDirectory(ctx, h, subDir)) === 'failed') return 'failed';
-    } finally {
-      closeDirQuiet(h);
+    const lines = chunkLines(start, end, f);
+    return lines.length === 0 || ctx.sink.send(lines);
+  };
+  if (stats !== null) {
+    if (!(await stats.forEachChunk(order, sendChunk, native))) return null;
+  } else {
+    for (let start = 0; start < order.length; start += LIST_CHUNK) {
+      if (!(await sendChunk(start, Math.min(order.length, start + LIST_CHUNK), null))) return null;
+      await yieldToEventLoop();
     }
   }
-  return 'ok';
+  order.length = 0;
+  return subdirs;
 }
 
 export interface ListRequest {

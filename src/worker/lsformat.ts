@@ -108,17 +108,35 @@ export class LongLineFormatter {
     this.hidden = cfg.hide_ids ? 'ftp'.padEnd(8) : null;
   }
 
-  /** The line without its end. `name` is what follows the date: the name, " -> target", '/' (-F). */
+  /** The last entry's "perms links owner group " and its inputs (entries repeat them in runs). */
+  private lastMode = NaN;
+  private lastNlink = NaN;
+  private lastUid = NaN;
+  private lastGid = NaN;
+  private lastPrefix = '';
+  /** The last entry's "size " and its input. */
+  private lastSize: number | bigint = NaN;
+  private lastSizeText = '';
+
+  /**
+   * The line without its end. `name` is what follows the date: the name,
+   * " -> target", '/' (-F). Four pieces, three of them usually as the
+   * entry before had them.
+   */
   line(name: string, mode: number, nlink: number, uid: number, gid: number, size: number | bigint, mtimeSec: number): string {
-    return (
-      this.permsOf(mode) +
-      ' ' + this.nlinkOf(nlink) +
-      ' ' + (this.hidden ?? this.ownerOf(uid)) +
-      ' ' + (this.hidden ?? this.groupOf(gid)) +
-      ' ' + String(size).padStart(8) +
-      ' ' + this.dateOf(mtimeSec) +
-      ' ' + name
-    );
+    if (mode !== this.lastMode || nlink !== this.lastNlink || uid !== this.lastUid || gid !== this.lastGid) {
+      this.lastMode = mode;
+      this.lastNlink = nlink;
+      this.lastUid = uid;
+      this.lastGid = gid;
+      this.lastPrefix =
+        `${this.permsOf(mode)} ${this.nlinkOf(nlink)} ${this.hidden ?? this.ownerOf(uid)} ${this.hidden ?? this.groupOf(gid)} `;
+    }
+    if (size !== this.lastSize) {
+      this.lastSize = size;
+      this.lastSizeText = `${String(size).padStart(8)} `;
+    }
+    return this.lastPrefix + this.lastSizeText + this.dateOf(mtimeSec) + name;
   }
 
   private permsOf(mode: number): string {
@@ -139,18 +157,18 @@ export class LongLineFormatter {
   }
 
   /**
-   * formatDate(), cached per minute (UTC: a minute is one "HH:MM") or per
+   * formatDate() and a space, cached per minute (UTC: a minute is one "HH:MM") or per
    * second (use_localtime: a zone's offset need not be whole minutes), and
    * per old/recent, which depends on the exact second.
    */
   private dateOf(mtimeSec: number): string {
     const localtime = this.cfg.use_localtime;
     if (!(Math.abs(mtimeSec) < CACHEABLE_SECONDS && Number.isInteger(mtimeSec))) {
-      return formatDate(mtimeSec, this.nowSec, localtime);
+      return `${formatDate(mtimeSec, this.nowSec, localtime)} `;
     }
     const unit = localtime ? mtimeSec : Math.floor(mtimeSec / 60);
     const key = unit * 2 + (isOld(mtimeSec, this.nowSec) ? 1 : 0);
-    return this.dates.get(key) ?? remember(this.dates, key, formatDate(mtimeSec, this.nowSec, localtime));
+    return this.dates.get(key) ?? remember(this.dates, key, `${formatDate(mtimeSec, this.nowSec, localtime)} `);
   }
 }
 

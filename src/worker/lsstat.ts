@@ -1,8 +1,9 @@
 /*
- * lstat() of a listing's entries (ls.ts), a chunk at a time, on libuv's
- * thread pool through the addon's lstatAt() (native/listing.c): one call
- * per chunk instead of one fs.Stats object per entry, and the next chunk
- * is being read while the current one is formatted and sent.
+ * readdir() and lstat() of a listing's entries (ls.ts) on libuv's thread
+ * pool through the addon (native/listing.c): readdirAt() gives every name
+ * in one Buffer (no Dirent object per entry), lstatAt() a chunk of entries'
+ * numbers per call (no fs.Stats object per entry), and the next chunk is
+ * being read while the current one is formatted and sent.
  *
  * Path semantics are the ones ls.ts always had: the listed directory is
  * opened with the same path bytes it was opendir()ed with (relative to the
@@ -14,10 +15,16 @@
  */
 
 import * as fs from 'node:fs';
-import { LSTAT_FIELDS, lstatAt } from '../sys/native';
+import { LSTAT_FIELDS, lstatAt, readdirAt, type LstatFormat } from '../sys/native';
 import type { LineStat } from './lsformat';
 
-export { LSTAT_FIELDS };
+export { LSTAT_FIELDS, type LstatFormat };
+
+/**
+ * Chunks lstat()ed ahead of the one being sent: two pool threads at work
+ * (libuv has four), while the main thread sends.
+ */
+const AHEAD = 2;
 
 /** Offsets of an entry's numbers in a chunk's Float64Array. */
 export const F_MODE = 0;
@@ -66,20 +73,24 @@ export function exactSize(pathBytes: string, size: number): number | bigint {
   }
 }
 
-/** Called for each chunk in order with its entries' numbers (mode -1: lstat failed); false stops. */
-export type ChunkHandler = (start: number, end: number, fields: Float64Array) => Promise<boolean> | boolean;
+/**
+ * Called for each chunk in order with its entries' numbers (mode -1: lstat
+ * failed) and, when asked for and the addon could make them, their long
+ * lines (CRLF-terminated bytes); false stops.
+ */
+export type ChunkHandler = (start: number, end: number, fields: Float64Array, lines: Buffer | null) => Promise<boolean> | boolean;
 
-/** The entries of one listed directory, lstat()ed a chunk at a time. */
-export class EntryStats {
-  /** Two chunks' numbers: one being filled while the other is read. */
-  private readonly buffers: readonly [Float64Array, Float64Array];
+/** The entries of one listed directory: read at once, lstat()ed a chunk at a time. */
+export class DirEntries {
+  /** Chunks' numbers: AHEAD being filled while one is read. */
+  private readonly buffers: readonly Float64Array[];
 
   private constructor(
     private readonly base: string,
     private fd: number,
     private readonly chunk: number,
   ) {
-    this.buffers = [new Float64Array(chunk * LSTAT_FIELDS), new Float64Array(chunk * LSTAT_FIELDS)];
+    this.buffers = Array.from({ length: AHEAD + 1 }, () => new Float64Array(chunk * LSTAT_FIELDS));
   }
 
   /**
@@ -87,38 +98,69 @@ export class EntryStats {
    * prefix that makes an entry's name its path ('' for ".", else ending in
    * '/'); `chunk`: entries per lstatAt() call.
    */
-  static open(dirBytes: string, base: string, chunk: number): EntryStats {
+  static open(dirBytes: string, base: string, chunk: number): DirEntries {
     let fd = -1;
     try {
       fd = fs.openSync(fsPath(dirBytes), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch {
       // lstat by path instead (fillByPath)
     }
-    return new EntryStats(base, fd, chunk);
+    return new DirEntries(base, fd, chunk);
   }
 
   /**
-   * Call `each` for every chunk of names, in order, with their numbers;
-   * the next chunk's lstat()s run on the thread pool meanwhile. Resolves
-   * false when `each` did; nothing is left running either way.
+   * The names `keep` accepts (byte strings, without "." and ".."), in
+   * readdir order or, with `sorted`, in byte order (as names.sort() would
+   * leave them); null when they must be read another way (no descriptor,
+   * or the addon could not read the directory).
    */
-  async forEachChunk(names: readonly string[], each: ChunkHandler): Promise<boolean> {
-    const n = names.length;
-    let [cur, other] = this.buffers;
-    let next: Promise<void> | null = n > 0 ? this.fill(names, 0, Math.min(n, this.chunk), cur) : null;
+  async readNames(keep: (name: string) => boolean, sorted: boolean): Promise<string[] | null> {
+    if (this.fd < 0) return null;
+    let raw: Buffer;
     try {
-      for (let start = 0; start < n; start += this.chunk) {
-        const end = Math.min(n, start + this.chunk);
-        await next;
-        next = end < n ? this.fill(names, end, Math.min(n, end + this.chunk), other) : null;
-        if (!(await each(start, end, cur))) return false;
-        [cur, other] = [other, cur];
+      raw = await readdirAt(this.fd, sorted);
+    } catch {
+      return null;
+    }
+    if (raw.length === 0) return [];
+    // One string for all names (latin1: one character per byte), cut at the
+    // NULs that end them; the last NUL leaves an empty string behind.
+    const all = raw.toString('latin1').split('\0');
+    all.pop();
+    return all.filter(keep);
+  }
+
+  /**
+   * Call `each` for every chunk of names, in order, with their numbers
+   * (and their long lines made by the addon, with `format`); the next
+   * chunks' lstat()s run on the thread pool meanwhile (AHEAD of them, on as
+   * many pool threads). Resolves false when `each` did; nothing is left
+   * running either way.
+   */
+  async forEachChunk(names: readonly string[], each: ChunkHandler, format: LstatFormat | null = null): Promise<boolean> {
+    const n = names.length;
+    const chunks = Math.ceil(n / this.chunk);
+    /** Chunk k's lines (or null), filled into buffers[k % buffers.length]. */
+    const pending: Array<Promise<Buffer | null>> = [];
+    const start = (k: number): void => {
+      const from = k * this.chunk;
+      pending.push(this.fill(names, from, Math.min(n, from + this.chunk), this.buffers[k % this.buffers.length] as Float64Array, format));
+    };
+    let k = 0;
+    try {
+      for (; k < Math.min(chunks, AHEAD); k++) start(k);
+      for (let c = 0; c < chunks; c++) {
+        const lines = await (pending[c] as Promise<Buffer | null>);
+        // Chunk c's buffer is read by `each` below; c + AHEAD uses another one.
+        if (k < chunks) start(k++);
+        const from = c * this.chunk;
+        if (!(await each(from, Math.min(n, from + this.chunk), this.buffers[c % this.buffers.length] as Float64Array, lines))) return false;
       }
       return true;
     } finally {
-      // A chunk still being filled writes into our buffer with our fd: wait
-      // for it before either is let go (close()).
-      if (next !== null) await next.catch(() => undefined);
+      // Chunks still being filled write into our buffers with our fd: wait
+      // for them before either is let go (close()).
+      await Promise.allSettled(pending);
     }
   }
 
@@ -133,18 +175,18 @@ export class EntryStats {
     this.fd = -1;
   }
 
-  private async fill(names: readonly string[], start: number, end: number, out: Float64Array): Promise<void> {
+  private async fill(names: readonly string[], start: number, end: number, out: Float64Array, format: LstatFormat | null): Promise<Buffer | null> {
     if (this.fd >= 0) {
-      let joined = '';
-      for (let i = start; i < end; i++) joined += `${names[i] as string}\0`;
+      // join() is one builtin call, not a string per name.
+      const joined = `${names.slice(start, end).join('\0')}\0`;
       try {
-        await lstatAt(this.fd, Buffer.from(joined, 'latin1'), end - start, out);
-        return;
+        return await lstatAt(this.fd, Buffer.from(joined, 'latin1'), end - start, out, format);
       } catch {
         // the addon refused (cannot happen with names from readdir()): by path
       }
     }
     this.fillByPath(names, start, end, out);
+    return null;
   }
 
   private fillByPath(names: readonly string[], start: number, end: number, out: Float64Array): void {

@@ -59,9 +59,13 @@ class DataSink implements LineSink {
   ) {}
 
   send(lines: readonly string[]): Promise<boolean> {
+    return this.sendBytes(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'));
+  }
+
+  sendBytes(data: Buffer): Promise<boolean> {
     const sock = this.sock;
     if (sock.destroyed || !sock.writable) return Promise.resolve(false);
-    sock.write(Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1'));
+    sock.write(data);
     // write() returned false past 16 KiB, so 'drain' will come once the
     // queue is empty; until the limit, go on producing meanwhile.
     if (sock.writableLength <= DATA_QUEUE_LIMIT) return Promise.resolve(!sock.destroyed);
