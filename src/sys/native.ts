@@ -57,6 +57,23 @@ interface RawNative {
     callback: (err: unknown, lines: unknown) => void,
   ): void;
   readdirAt(dirFd: number, sorted: boolean, callback: (err: unknown, names: unknown) => void): void;
+  sendfileLoop(
+    sockFd: number,
+    fileFd: number,
+    offset: number,
+    count: number,
+    stallMs: number,
+    state: BigInt64Array,
+    callback: (status: unknown, errno: unknown, bytes: unknown) => void,
+  ): void;
+  recvLoop(
+    sockFd: number,
+    fileFd: number,
+    position: number,
+    stallMs: number,
+    state: BigInt64Array,
+    callback: (status: unknown, errno: unknown, bytes: unknown) => void,
+  ): void;
 }
 
 const FUNCTIONS: readonly (keyof RawNative)[] = [
@@ -71,6 +88,8 @@ const FUNCTIONS: readonly (keyof RawNative)[] = [
   'unlockFile',
   'lstatAt',
   'readdirAt',
+  'sendfileLoop',
+  'recvLoop',
 ];
 
 /** Walk up from this file to the directory holding package.json + native/. */
@@ -319,5 +338,78 @@ export function readdirAt(dirFd: number, sorted: boolean): Promise<Buffer> {
     if (err === null && Buffer.isBuffer(names)) resolve(names);
     else reject(new Error(typeof err === 'string' ? err : 'tsftpd_native.readdirAt returned a malformed result'));
   });
+  return promise;
+}
+
+// ---------------------------------------------------------------------------
+// transfer loops (native/transfer.c): the RETR/STOR fast path
+
+/**
+ * How a native transfer loop ended: 'ok'; 'aborted' (abort() was called);
+ * 'timeout' (no byte for stallMs); 'local' (the file side failed, errno
+ * says how); 'network' (the socket side failed); 'unsupported' (sendfile
+ * refused the file before a byte moved: use read/write instead).
+ */
+export type LoopStatus = 'ok' | 'aborted' | 'timeout' | 'local' | 'network' | 'unsupported';
+
+export interface LoopResult {
+  readonly status: LoopStatus;
+  /** errno name (EPIPE, ENOSPC, ...) of a failure, else null. */
+  readonly errno: string | null;
+  /** Bytes moved (sent, or received and written). */
+  readonly bytes: number;
+}
+
+const LOOP_STATUSES: readonly string[] = ['ok', 'aborted', 'timeout', 'local', 'network', 'unsupported'];
+
+/**
+ * Memory shared with a running loop's thread: [0] bytes moved so far (the
+ * thread writes it after every chunk), [1] the abort flag (JS writes it;
+ * the thread checks it at least every 200 ms).
+ */
+export class LoopState {
+  readonly shared = new BigInt64Array(2);
+
+  get bytes(): number {
+    return Number(Atomics.load(this.shared, 0));
+  }
+
+  abort(): void {
+    Atomics.store(this.shared, 1, 1n);
+  }
+}
+
+function loopCallback(resolve: (r: LoopResult) => void): (status: unknown, errno: unknown, bytes: unknown) => void {
+  return (status, errno, bytes) => {
+    const ok = typeof status === 'string' && LOOP_STATUSES.includes(status);
+    resolve({
+      // A malformed answer is treated as a local failure: the transfer ends, never hangs.
+      status: ok ? (status as LoopStatus) : 'local',
+      errno: typeof errno === 'string' ? errno : ok ? null : 'EIO',
+      bytes: typeof bytes === 'number' ? bytes : 0,
+    });
+  };
+}
+
+/**
+ * sendfile(2) fileFd's bytes from offset (count bytes; -1: to end of file)
+ * to the socket, on libuv's thread pool. Both descriptors must stay open
+ * until the promise settles. Throws TypeError synchronously on bad
+ * arguments (not a socket / not a regular file, non-integer numbers).
+ */
+export function sendfileLoop(sockFd: number, fileFd: number, offset: number, count: number, stallMs: number, state: LoopState): Promise<LoopResult> {
+  const { promise, resolve } = deferred<LoopResult>();
+  raw.sendfileLoop(sockFd, fileFd, offset, count, stallMs, state.shared, loopCallback(resolve));
+  return promise;
+}
+
+/**
+ * Read the socket until the peer closes it and write everything to fileFd
+ * at position (-1: the descriptor's own position, as with O_APPEND), on
+ * libuv's thread pool. Same rules as sendfileLoop.
+ */
+export function recvLoop(sockFd: number, fileFd: number, position: number, stallMs: number, state: LoopState): Promise<LoopResult> {
+  const { promise, resolve } = deferred<LoopResult>();
+  raw.recvLoop(sockFd, fileFd, position, stallMs, state.shared, loopCallback(resolve));
   return promise;
 }
