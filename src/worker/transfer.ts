@@ -15,6 +15,14 @@
  * Destroying the data socket from outside (ABOR) ends it as a network
  * failure.
  *
+ * Fast path (native/transfer.c): a plain binary transfer - no TLS, no ASCII
+ * conversion, no rate limit - runs in a libuv pool thread: RETR with
+ * sendfile(2), STOR with read/write, polling at most 200 ms between checks
+ * of an abort flag. While the thread owns the socket's descriptor, JS
+ * neither reads nor writes it (libuv reading is stopped), and nothing may
+ * close it: ABOR goes through abortTransfer(), which raises the flag; the
+ * socket is destroyed only after the loop has returned.
+ *
  * strict_ssl_read_eof: a TLS upload must end with the client's close_notify;
  * one that ends with a bare TCP FIN may have been cut short by an attacker
  * (truncation), so it fails (426) and is logged as incomplete.
@@ -22,6 +30,7 @@
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import { LoopState, recvLoop, sendfileLoop, type LoopResult } from '../sys/native';
 import { fromAsciiLineEnds, toAsciiLineEnds } from './ascii';
 import { sleep, type RateLimiter } from './ratelimit';
 import { tlsEnding } from './tls';
@@ -145,8 +154,137 @@ export function finishSocket(sock: net.Socket): Promise<boolean> {
   });
 }
 
+// ---------------------------------------------------------------------------
+// the native fast path
+
+/** Native loops running now, by data socket (abortTransfer, process exit). */
+const nativeLoops = new Map<net.Socket, LoopState>();
+
+// A loop must not outlive the session: libuv joins its pool threads at exit
+// (uv_library_shutdown), so a running loop would hold the exiting process
+// until its transfer ended. Raise every flag; each loop ends within 200 ms.
+process.on('exit', () => {
+  for (const state of nativeLoops.values()) state.abort();
+});
+
+/**
+ * End the transfer running on sock (ABOR). A native loop is told to stop
+ * and its socket closed once the thread has let go of the descriptor;
+ * any other transfer's socket is destroyed at once.
+ */
+export function abortTransfer(sock: net.Socket): void {
+  const state = nativeLoops.get(sock);
+  if (state === undefined) sock.destroy();
+  else state.abort();
+}
+
+/** The parts of Node's TCP handle (net.Socket._handle) the fast path uses. */
+interface TcpHandle {
+  readonly fd: number;
+  reading?: unknown;
+  readStop(): number;
+}
+
+function tcpHandleOf(sock: net.Socket): TcpHandle | null {
+  const h = (sock as unknown as { _handle?: unknown })._handle;
+  if (typeof h !== 'object' || h === null) return null;
+  const { fd, readStop } = h as { fd?: unknown; readStop?: unknown };
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || typeof readStop !== 'function') return null;
+  return h as TcpHandle;
+}
+
+/**
+ * Take the socket's descriptor for a native loop, or null: use the JS path.
+ * SECURITY: never for TLS (the descriptor carries ciphertext; a TLSSocket's
+ * handle may still expose the TCP fd), and never with bytes already read
+ * into JS (they would be lost or reordered).
+ */
+function claimSocketFd(sock: net.Socket): number | null {
+  if ((sock as Partial<{ encrypted: unknown }>).encrypted !== undefined || tlsEnding(sock) !== null) return null;
+  if (sock.destroyed || sock.connecting || sock.readableLength > 0) return null;
+  const h = tcpHandleOf(sock);
+  if (h === null) return null;
+  // Stop libuv reading: the thread alone uses the descriptor now. (A passive
+  // socket never started: it was accepted with pauseOnConnect.)
+  sock.pause();
+  if (h.reading === true) {
+    h.reading = false;
+    if (h.readStop() !== 0) return null;
+  }
+  // Bytes that arrived before reading stopped stay in JS: take the JS path.
+  if (sock.readableLength > 0) return null;
+  return h.fd;
+}
+
+/** Run one native loop with sock registered, so ABOR and exit can stop it. */
+async function runLoop(sock: net.Socket, start: (state: LoopState) => Promise<LoopResult>): Promise<LoopResult> {
+  const state = new LoopState();
+  nativeLoops.set(sock, state);
+  try {
+    return await start(state);
+  } finally {
+    nativeLoops.delete(sock);
+  }
+}
+
+/** A finished native loop as a TransferResult (after the socket is closed). */
+function loopResult(r: LoopResult, direction: 'send' | 'receive'): TransferResult {
+  const bytes = r.bytes;
+  const errno = r.errno ?? undefined;
+  switch (r.status) {
+    case 'ok':
+      return { ok: true, bytes };
+    case 'timeout':
+      return { ok: false, bytes, side: 'timeout', cause: 'data connection timeout' };
+    case 'local':
+      return { ok: false, bytes, side: 'local', cause: `${direction === 'send' ? 'reading' : 'writing'} the file: ${r.errno ?? 'error'}`, errno };
+    case 'aborted':
+      return { ok: false, bytes, side: 'network', cause: 'data connection closed' };
+    default:
+      return { ok: false, bytes, side: 'network', cause: `data connection: ${r.errno ?? r.status}`, errno };
+  }
+}
+
+/** A plain binary transfer at full speed: the native loops apply. */
+function nativeEligible(ascii: boolean, limiter: RateLimiter): boolean {
+  return !ascii && limiter.rate === 0;
+}
+
+/** sendfile(2) in a pool thread; null: not possible here, use the JS path. */
+async function sendFileNative(fd: number, sock: net.Socket, opts: SendOptions): Promise<TransferResult | null> {
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  if (!nativeEligible(opts.ascii, opts.limiter) || opts.offset > max || (opts.end !== null && opts.end > max)) return null;
+  const count = opts.end === null ? -1 : opts.end < opts.offset ? 0 : Number(opts.end - opts.offset + 1n);
+  const sockFd = claimSocketFd(sock);
+  if (sockFd === null) return null;
+  const r = await runLoop(sock, (state) => sendfileLoop(sockFd, fd, Number(opts.offset), count, opts.stallSeconds * 1000, state));
+  if (r.status === 'unsupported') return null;
+  if (r.status === 'ok') {
+    return (await finishSocket(sock)) ? { ok: true, bytes: r.bytes } : { ok: false, bytes: r.bytes, side: 'network', cause: 'data connection lost' };
+  }
+  sock.destroy();
+  return loopResult(r, 'send');
+}
+
+/** Read/write in a pool thread; null: not possible here, use the JS path. */
+async function receiveFileNative(fd: number, sock: net.Socket, opts: ReceiveOptions): Promise<TransferResult | null> {
+  if (!nativeEligible(opts.ascii, opts.limiter)) return null;
+  const sockFd = claimSocketFd(sock);
+  if (sockFd === null) return null;
+  const r = await runLoop(sock, (state) => recvLoop(sockFd, fd, opts.position ?? -1, opts.stallSeconds * 1000, state));
+  sock.destroy();
+  return loopResult(r, 'receive');
+}
+
+// ---------------------------------------------------------------------------
+// the JS path
+
 /** Send a regular file's bytes [offset, end] (end null: to end of file). */
 export async function sendFile(fd: number, sock: net.Socket, opts: SendOptions): Promise<TransferResult> {
+  return (await sendFileNative(fd, sock, opts)) ?? sendFileJs(fd, sock, opts);
+}
+
+async function sendFileJs(fd: number, sock: net.Socket, opts: SendOptions): Promise<TransferResult> {
   const bufs = [Buffer.allocUnsafe(RETR_CHUNK), Buffer.allocUnsafe(RETR_CHUNK)] as const;
   const outs = opts.ascii ? ([Buffer.allocUnsafe(2 * RETR_CHUNK), Buffer.allocUnsafe(2 * RETR_CHUNK)] as const) : null;
   let timedOut = false;
@@ -213,7 +351,11 @@ export async function sendFile(fd: number, sock: net.Socket, opts: SendOptions):
 }
 
 /** Receive into fd until the client closes the data connection. */
-export function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions): Promise<TransferResult> {
+export async function receiveFile(fd: number, sock: net.Socket, opts: ReceiveOptions): Promise<TransferResult> {
+  return (await receiveFileNative(fd, sock, opts)) ?? receiveFileJs(fd, sock, opts);
+}
+
+function receiveFileJs(fd: number, sock: net.Socket, opts: ReceiveOptions): Promise<TransferResult> {
   return new Promise((resolve) => {
     let bytes = 0;
     let pos = opts.position;

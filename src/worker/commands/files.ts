@@ -35,7 +35,7 @@ import {
 import { requestChownUpload, sendToMaster } from '../ipc';
 import { lockFile } from '../../sys/native';
 import { RateLimiter, sessionMaxRate } from '../ratelimit';
-import { receiveFile, sendFile, type TransferResult } from '../transfer';
+import { abortTransfer, receiveFile, sendFile, type TransferResult } from '../transfer';
 import { logFileOp, logTransfer } from '../sessionlog';
 
 const C = fs.constants;
@@ -360,7 +360,8 @@ function abor(s: Session): void {
     return;
   }
   s.abortRequested = true;
-  sock.destroy();
+  // Not sock.destroy(): a native loop may be using the descriptor (transfer.ts).
+  abortTransfer(sock);
   s.ch.afterCommand(() => s.ch.reply(226, 'ABOR successful.'));
 }
 
