@@ -17,7 +17,8 @@
  *
  * Fast path (native/transfer.c): a plain binary transfer - no TLS, no ASCII
  * conversion, no rate limit - runs in a libuv pool thread: RETR with
- * sendfile(2), STOR with read/write, polling at most 200 ms between checks
+ * sendfile(2), STOR with splice(2) (read/write for APPE), polling at most
+ * 200 ms between checks
  * of an abort flag. While the thread owns the socket's descriptor, JS
  * neither reads nor writes it (libuv reading is stopped), and nothing may
  * close it: ABOR goes through abortTransfer(), which raises the flag; the
