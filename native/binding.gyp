@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsftpd_native",
-      "sources": ["tsftpd_native.c", "transfer.c", "listing.c"],
+      "sources": ["tsftpd_native.c", "transfer.c", "listing.c", "zygote.c"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags!": ["-O3", "-O0", "-Wno-unused-parameter"],
       "cflags": [

@@ -24,13 +24,7 @@
 #define MAX_SERVICE 64
 #define MAX_RHOST 255
 
-#define CHECK(call)                                                        \
-  do {                                                                     \
-    if ((call) != napi_ok) {                                               \
-      napi_throw_error(env, NULL, "tsftpd_native: N-API call failed");     \
-      return NULL;                                                         \
-    }                                                                      \
-  } while (0)
+#include "check.h"
 
 static void wipe_free(char *s) {
   if (s != NULL) {
@@ -514,9 +508,10 @@ static napi_value UnlockFile(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Defined in transfer.c and listing.c. */
+/* Defined in transfer.c, listing.c and zygote.c. */
 napi_status tsftpd_register_transfer(napi_env env, napi_value exports);
 napi_status tsftpd_register_listing(napi_env env, napi_value exports);
+napi_status tsftpd_register_zygote(napi_env env, napi_value exports);
 
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -534,6 +529,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(tsftpd_register_transfer(env, exports));
   CHECK(tsftpd_register_listing(env, exports));
+  CHECK(tsftpd_register_zygote(env, exports));
   return exports;
 }
 

@@ -109,6 +109,7 @@ test('table: 132 vsftpd 3.0.3 options (80 bool, 20 num, 32 str) plus Debian, lat
     OPTION_TABLE.filter((o) => o.origin === 'tsftpd').map((o) => o.name),
     [
       'prefork_pool_size',
+      'zygote_enable',
       'ban_enable',
       'ban_max_fails',
       'ban_window',

@@ -5,6 +5,8 @@
  * parses FTP and never reads from a client.
  */
 
+// First: may restart this process (see the file).
+import './internals';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import type { Config } from '../config/options';

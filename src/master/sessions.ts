@@ -101,7 +101,7 @@ export class SessionTable implements WorkerEvents {
     readonly metrics: Metrics = new Metrics(),
     private readonly logs: OpenLogs | null = null,
   ) {
-    this.pool = new Pool(config.prefork_pool_size, this, logs?.fds);
+    this.pool = new Pool(config.prefork_pool_size, this, logs?.fds, config.zygote_enable);
   }
 
   get count(): number {

@@ -24,6 +24,7 @@
  * always handshakes after its 150).
  */
 
+import { randomInt } from 'node:crypto';
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { normalizeAddress } from '../address';
@@ -165,7 +166,10 @@ export class DataChannel {
     const host = this.session.localAddress;
     const attempts = Math.max(1, this.cfg.bind_retries);
     for (let i = 0; i < attempts; i++) {
-      const port = min + Math.floor(Math.random() * (max - min + 1));
+      // SECURITY: crypto, not Math.random: workers forked from the zygote all
+      // start from the same Math.random state, and a client that saw its own
+      // ports would know the next session's.
+      const port = randomInt(min, max + 1);
       const server = net.createServer({ pauseOnConnect: true });
       if (!(await listenOn(server, host, port))) {
         server.close();

@@ -16,6 +16,7 @@ import { logPlan } from '../log/files';
 import { openSysLog } from '../log/syslog';
 import { currentLogUser, logProtocol, setLogUser } from './sessionlog';
 import { enterJail, JailError } from '../sys/jail';
+import { setParentDeathSignal } from '../sys/zygote';
 import type { AssignPostlogin, AssignPrelogin, MasterToWorker } from '../ipc/messages';
 import { ControlChannel } from '../protocol/control';
 import { preloginTls, runPrelogin, type PreloginTls } from './prelogin';
@@ -27,8 +28,6 @@ import { loadIdNames } from './idnames';
 import type { Session } from './session';
 import { deliverRelaySocket } from './relay';
 import { createSessionContext, sessionIdHolder } from './tls';
-
-process.title = 'tsftpd: pool';
 
 /*
  * Work that must happen before the jail:
@@ -46,6 +45,22 @@ function preload(): Promise<void> {
 }
 
 let assigned = false;
+/** The zygote's pid when this worker is one of its children (src/zygote/main.ts). */
+let zygoteParent: number | null = null;
+
+export function setZygoteParent(pid: number): void {
+  zygoteParent = pid;
+}
+
+/*
+ * SECURITY: a child of the zygote must die with it (PR_SET_PDEATHSIG): the
+ * zygote is the process master asks to signal its workers, so an orphan
+ * would be out of master's reach. enterJail's setuid cleared that signal;
+ * set it again, and if the zygote died in between, give up.
+ */
+function afterJail(): void {
+  if (zygoteParent !== null && setParentDeathSignal() !== zygoteParent) throw new Error('the zygote has exited');
+}
 /** The logged-in session this worker serves (W2), for shutdown. */
 let session: Session | null = null;
 
@@ -80,6 +95,7 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
     const ctx = tlsContext(msg.tls);
     tlsSetup = ctx === null ? null : preloginTls(ctx);
     enterJail(msg.jail);
+    afterJail();
   } catch (e: unknown) {
     die(socket, e instanceof Error ? e.message : String(e));
     return;
@@ -116,6 +132,7 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
   }
   try {
     enterJail(msg.login.jail);
+    afterJail();
   } catch (e: unknown) {
     const text = e instanceof JailError && e.step !== 'writable root' ? `cannot set up the session: ${e.message}` : e instanceof Error ? e.message : String(e);
     die(socket, text);
@@ -177,8 +194,17 @@ function onMessage(raw: unknown, handle: unknown): void {
   else process.exit(1);
 }
 
-process.on('message', onMessage);
-// No master, no session: a worker never outlives the daemon's control.
-process.on('disconnect', () => process.exit(0));
+/**
+ * Serve as a pool worker: get ready, then wait for master's one assignment.
+ * Runs when master forks this file directly, or in a child of the zygote
+ * (src/zygote/main.ts) once that child has its own channel to master.
+ */
+export function startPoolWorker(): void {
+  process.title = 'tsftpd: pool';
+  process.on('message', onMessage);
+  // No master, no session: a worker never outlives the daemon's control.
+  process.on('disconnect', () => process.exit(0));
+  void preload().then(() => sendToMaster({ t: 'ready' }));
+}
 
-void preload().then(() => sendToMaster({ t: 'ready' }));
+if (require.main === module) startPoolWorker();
