@@ -158,15 +158,8 @@ export function finishSocket(sock: net.Socket): Promise<boolean> {
 // ---------------------------------------------------------------------------
 // the native fast path
 
-/** Native loops running now, by data socket (abortTransfer, process exit). */
+/** Native loops running now, by data socket (abortTransfer). */
 const nativeLoops = new Map<net.Socket, LoopState>();
-
-// A loop must not outlive the session: libuv joins its pool threads at exit
-// (uv_library_shutdown), so a running loop would hold the exiting process
-// until its transfer ended. Raise every flag; each loop ends within 200 ms.
-process.on('exit', () => {
-  for (const state of nativeLoops.values()) state.abort();
-});
 
 /**
  * End the transfer running on sock (ABOR). A native loop is told to stop

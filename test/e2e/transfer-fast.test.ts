@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { runCurl } from '../helpers/clients';
 import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
 import { collect, dataConnect, FtpControl, login, parseEpsv, type FtpReply } from '../helpers/ftp';
-import { connectionHolders, sleep, waitFor } from '../helpers/proc';
+import { connectionHolders, isAlive, sleep, startTimeOf, waitFor } from '../helpers/proc';
 import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
 
 const T = { timeout: 60_000 };
@@ -250,6 +250,22 @@ describe('native fast path: ABOR and broken connections', () => {
     assert.equal(fs.readFileSync(path.join(home, 'up', 'after-abor.bin'), 'utf8'), 'next\n');
     await waitFor(() => (fdCount(pid) === fdsBefore ? true : null), 5_000, `fd count back to ${fdsBefore}`);
     ftp.close();
+  });
+
+  test('the client drops the control connection during a stalled native RETR: the session process exits', T, async () => {
+    const ftp = await session();
+    const pid = workerPid(ftp);
+    const started = startTimeOf(pid) ?? undefined;
+    const connect = await openData(ftp);
+    const sock = await connect();
+    sock.on('error', () => undefined);
+    sock.pause();
+    expect(await ftp.command('RETR big.bin'), 150);
+    await waitFor(() => nativeLoopWaiting(pid), 10_000, 'a native loop waiting in poll');
+    ftp.close();
+    // A pool thread blocked in the loop must not keep the process alive.
+    await waitFor(() => !isAlive(pid, started), 3_000, `session process ${pid} gone`);
+    sock.destroy();
   });
 
   test('the client resets the data connection during RETR: 426; the session goes on', T, async () => {
