@@ -31,11 +31,12 @@
  * the entries that exist (vsftpd's build_dir_line() for use_localtime=NO and
  * numeric ids, or "ftp" with FORMAT_HIDE_IDS; '/' after directories with
  * FORMAT_CLASSIFY; `now` decides which dates show the year), CRLF after
- * each, and calls back (null, lines); the lines are null when a time is
- * outside years 1-9999 or memory ran out: the caller formats that chunk.
- * Otherwise callback(null, null) once `out` is filled. The caller must keep dirFd open and
- * leave `names` and `out` alone until then (both are referenced here so the
- * garbage collector keeps them).
+ * each (" -> target" after a symbolic link, from readlinkat() on the same
+ * checked name), and calls back (null, lines); the lines are null when a
+ * time is outside years 1-9999 or memory ran out: the caller formats that
+ * chunk. Otherwise callback(null, null) once `out` is filled. The caller
+ * must keep dirFd open and leave `names` and `out` alone until then (both
+ * are referenced here so the garbage collector keeps them).
  */
 #include <node_api.h>
 #include <dirent.h>

@@ -368,13 +368,14 @@ async function listEntries(ctx: ListContext, handle: fs.Dir, dir: string, base: 
 
   // The addon sorts by name off the main thread (not for -t, which needs
   // readdir order for its ties).
-  const byName = await entries.readNames(visible, !o.byTime);
-  let names = byName ?? (await readNames(handle, visible));
+  const fromAddon = await entries.readNames(visible, !o.byTime);
+  const sortedByAddon = fromAddon !== null && !o.byTime;
+  let names = fromAddon ?? (await readNames(handle, visible));
   // readdir() reports "." and ".." first on the file systems we know of
   // (Node's readdir hides them, so does readdirAt(): their place among
   // equal -t keys is lost).
   const dots = ['.', '..'].filter(visible);
-  if (byName !== null && !o.byTime) for (const dot of dots) insertSorted(names, dot);
+  if (sortedByAddon) for (const dot of dots) insertSorted(names, dot);
   else names.unshift(...dots);
   if (ctx.filter !== '') {
     const budget = new ListingBudget(names.length);
@@ -418,7 +419,7 @@ async function listEntries(ctx: ListContext, handle: fs.Dir, dir: string, base: 
   } else {
     // Default sort compares UTF-16 code units: on byte strings, memcmp order
     // (the addon's strcmp order, when it read the names).
-    if (byName === null) names.sort();
+    if (!sortedByAddon) names.sort();
     if (reverse) names.reverse();
     order = names;
   }

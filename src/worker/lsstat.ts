@@ -2,16 +2,18 @@
  * readdir() and lstat() of a listing's entries (ls.ts) on libuv's thread
  * pool through the addon (native/listing.c): readdirAt() gives every name
  * in one Buffer (no Dirent object per entry), lstatAt() a chunk of entries'
- * numbers per call (no fs.Stats object per entry), and the next chunk is
- * being read while the current one is formatted and sent.
+ * numbers per call (no fs.Stats object per entry) and, for most long
+ * listings, their lines; the next chunks are being read while the current
+ * one is sent.
  *
  * Path semantics are the ones ls.ts always had: the listed directory is
  * opened with the same path bytes it was opendir()ed with (relative to the
  * session's current directory, inside its jail), and each entry is looked
  * up in it by its name as readdir() gave it, without following a final
  * symbolic link - lstat(dir + "/" + name). When the directory cannot be
- * opened a second time (removed since, out of descriptors), each entry is
- * lstat()ed by path from JavaScript, as before.
+ * opened a second time (removed since, out of descriptors), the names come
+ * from the fs.Dir handle ls.ts opened and each entry is lstat()ed by path
+ * from JavaScript, as before.
  */
 
 import * as fs from 'node:fs';
@@ -25,6 +27,9 @@ export { LSTAT_FIELDS, type LstatFormat };
  * (libuv has four), while the main thread sends.
  */
 const AHEAD = 2;
+
+/** What a consumed chunk leaves in forEachChunk()'s list. */
+const SETTLED: Promise<null> = Promise.resolve(null);
 
 /** Offsets of an entry's numbers in a chunk's Float64Array. */
 export const F_MODE = 0;
@@ -151,6 +156,9 @@ export class DirEntries {
       for (; k < Math.min(chunks, AHEAD); k++) start(k);
       for (let c = 0; c < chunks; c++) {
         const lines = await (pending[c] as Promise<Buffer | null>);
+        // Let chunk c's lines go once sent (a 100,000-entry listing would
+        // otherwise hold all of them till the end).
+        pending[c] = SETTLED;
         // Chunk c's buffer is read by `each` below; c + AHEAD uses another one.
         if (k < chunks) start(k++);
         const from = c * this.chunk;
