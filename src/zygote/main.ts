@@ -40,6 +40,12 @@ process.title = 'tsftpd: zygote';
 
 /** Children not yet reaped: the only pids this process will signal. */
 const children = new Set<number>();
+/**
+ * True in a forked child. Callbacks the zygote had already queued when it
+ * forked (a second fork request waiting in setImmediate, a reap) would
+ * otherwise run in the child too: a worker must never act as the zygote.
+ */
+let inChild = false;
 
 function send(msg: ZygoteToMaster): void {
   if (process.send === undefined || !process.connected) process.exit(1);
@@ -71,6 +77,8 @@ function isChannelListener(f: (...args: unknown[]) => void): boolean {
  * to the zygote, take the new channel, start as a pool worker.
  */
 function becomeWorker(channelFd: number, zygotePid: number): void {
+  inChild = true;
+  children.clear();
   // Node's teardown joins threads this process does not have.
   Object.defineProperty(process, 'reallyExit', { value: (code?: number) => exitNow(code ?? 0), configurable: true, writable: true });
   process.on('beforeExit', () => process.exit());
@@ -80,7 +88,11 @@ function becomeWorker(channelFd: number, zygotePid: number): void {
   Object.defineProperty(process, 'ppid', { value: ppid, writable: true, enumerable: true, configurable: true });
   setZygoteParent(zygotePid);
   leaveZygoteChannel();
-  for (const ev of ['message', 'SIGCHLD', 'disconnect', 'internalMessage'] as const) process.removeAllListeners(ev);
+  for (const ev of ['message', 'disconnect', 'internalMessage'] as const) process.removeAllListeners(ev);
+  // The SIGCHLD listener stays (reap() does nothing here): removing it would
+  // close libuv's signal handle, and a SIGCHLD the zygote had caught but not
+  // yet dispatched was lost with its signal pipe in uv_loop_fork, so that
+  // close would never finish and the event loop would spin on it.
   const emitter = process as unknown as NodeJS.EventEmitter;
   for (const ev of ['newListener', 'removeListener']) {
     for (const f of emitter.listeners(ev)) if (isChannelListener(f as (...args: unknown[]) => void)) emitter.removeListener(ev, f as (...args: unknown[]) => void);
@@ -113,6 +125,7 @@ function forkChild(fd: number): void {
 }
 
 function onFork(id: number, handle: unknown): void {
+  if (inChild) return;
   const fd = handleFd(handle);
   if (fd === null) {
     send({ t: 'fork_failed', id, error: 'no channel descriptor' });
@@ -137,6 +150,7 @@ function onFork(id: number, handle: unknown): void {
 }
 
 function reap(): void {
+  if (inChild) return;
   for (const c of reapChildren()) {
     children.delete(c.pid);
     send({ t: 'exited', pid: c.pid, code: c.code, signal: c.signal });

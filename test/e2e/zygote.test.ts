@@ -64,6 +64,21 @@ async function withDaemon(options: Record<string, string | number | boolean>, bo
   }
 }
 
+function childrenOf(pid: number): number[] {
+  return descendants(pid).filter((p) => procInfo(p)?.ppid === pid);
+}
+
+/** utime + stime of a live process, ms (10 ms ticks). */
+function cpuMs(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 describe('zygote', () => {
   test('workers are children of a root zygote, jailed and unprivileged as before', TEST_TIMEOUT, async () => {
     const user = makeUser();
@@ -138,6 +153,32 @@ describe('zygote', () => {
       } finally {
         again.close();
       }
+    });
+  });
+
+  test('workers forked while sessions end (SIGCHLD in the zygote) do not spin', TEST_TIMEOUT, async () => {
+    // Regression: a worker forked while the zygote had a SIGCHLD caught but
+    // not dispatched closed that signal handle in the child, and libuv's
+    // close never finished: the idle worker ran an event loop at 100 % CPU.
+    const user = makeUser();
+    await withDaemon({}, async (d) => {
+      for (let wave = 0; wave < 4; wave++) {
+        const sessions = await Promise.all(Array.from({ length: 8 }, () => loggedIn(d, user)));
+        await Promise.all(sessions.map(async (ftp) => {
+          await ftp.command('QUIT').catch(() => undefined);
+          ftp.close();
+        }));
+      }
+      const zygote = await waitFor(() => zygoteOf(d), 5_000, 'the zygote');
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = new Map(childrenOf(zygote.pid).map((pid) => [pid, cpuMs(pid)]));
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const [pid, t0] of before) {
+        const t1 = cpuMs(pid);
+        if (t0 === null || t1 === null) continue;
+        assert.ok(t1 - t0 < 300, `worker ${pid} used ${t1 - t0} ms of CPU in 1.5 s while idle\n${describeTree(d)}`);
+      }
+      assert.ok(before.size > 0, 'the zygote has children');
     });
   });
 
