@@ -26,8 +26,13 @@ const ZYGOTE_ENTRY = path.join(__dirname, '..', 'zygote', 'main.js');
 /*
  * --single-threaded: no V8 background tasks, which a forked child could not
  * run (it has no threads but the one that forked).
+ * --no-lazy, --no-flush-bytecode: compile every function once, here, and keep
+ * it; each child would otherwise compile what it runs for itself (measured:
+ * worker CPU per login 19-22 -> 16 ms, greeting 6.5-9 -> 5.8-6.2 ms).
+ * --max-semi-space-size=1 (MiB): a child's first scavenge writes its own copy
+ * of the young generation; a small one keeps that copy small.
  */
-const ZYGOTE_EXEC_ARGV = ['--single-threaded', '--v8-pool-size=1', '--no-flush-bytecode', '--max-semi-space-size=1'];
+const ZYGOTE_EXEC_ARGV = ['--single-threaded', '--v8-pool-size=1', '--no-flush-bytecode', '--max-semi-space-size=1', '--no-lazy'];
 
 interface PipeHandle {
   open(fd: number): number;
