@@ -359,6 +359,7 @@ export const DEFAULT_CONFIG: Config = buildDefaults();
 // vsftpd.conf files load) but has no effect; unimplementedOptionsWarning()
 // tells the admin about those. `satisfies` makes a misspelt entry a compile error.
 const IMPLEMENTED = [
+  'use_sendfile',
   'listen',
   'listen_ipv6',
   'listen_address',

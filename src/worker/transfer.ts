@@ -62,6 +62,8 @@ export interface SendOptions {
   readonly limiter: RateLimiter;
   /** trans_chunk_size (0: automatic). */
   readonly chunkSize: number;
+  /** use_sendfile: NO keeps downloads in the read/write path, as in vsftpd. */
+  readonly sendfile: boolean;
 }
 
 export interface ReceiveOptions {
@@ -247,7 +249,7 @@ function nativeEligible(ascii: boolean, limiter: RateLimiter): boolean {
 /** sendfile(2) in a pool thread; null: not possible here, use the JS path. */
 async function sendFileNative(fd: number, sock: net.Socket, opts: SendOptions): Promise<TransferResult | null> {
   const max = BigInt(Number.MAX_SAFE_INTEGER);
-  if (!nativeEligible(opts.ascii, opts.limiter) || opts.offset > max || (opts.end !== null && opts.end > max)) return null;
+  if (!opts.sendfile || !nativeEligible(opts.ascii, opts.limiter) || opts.offset > max || (opts.end !== null && opts.end > max)) return null;
   const count = opts.end === null ? -1 : opts.end < opts.offset ? 0 : Number(opts.end - opts.offset + 1n);
   const sockFd = claimSocketFd(sock);
   if (sockFd === null) return null;

@@ -331,3 +331,30 @@ describe('native fast path: data_connection_timeout', () => {
     assert.equal(fs.readFileSync(path.join(home, 'up', 'stalled.bin'), 'utf8'), 'a little\n');
   });
 });
+
+describe('use_sendfile=NO', () => {
+  test('downloads stay in the read/write path (no native loop) and are byte-exact', T, async () => {
+    const plain = await startDaemon({ options: { write_enable: true, use_sendfile: false } });
+    try {
+      const ftp = await session(plain);
+      const pid = workerPid(ftp, plain);
+      const connect = await openData(ftp);
+      const sock = await connect();
+      sock.on('error', () => undefined);
+      sock.pause(); // stalled: a native loop would now sit in poll(2)
+      expect(await ftp.command('RETR big.bin'), 150);
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(nativeLoopWaiting(pid), false, 'no native loop with use_sendfile=NO');
+      }
+      sock.destroy();
+      expect(await ftp.reply(10_000), 426);
+      const whole = await retr(ftp, 'big.bin');
+      expect(whole.final, 226);
+      assert.equal(sha(whole.data), sha(bigData));
+      ftp.close();
+    } finally {
+      await plain.stop();
+    }
+  });
+});

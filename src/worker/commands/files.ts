@@ -177,6 +177,7 @@ async function retr(s: Session, arg: string | null): Promise<void> {
         stallSeconds: s.cfg.data_connection_timeout,
         limiter,
         chunkSize: s.cfg.trans_chunk_size,
+        sendfile: s.cfg.use_sendfile,
       }),
     );
     const outcome = transferOutcome(s, result, 'send');
