@@ -40,7 +40,7 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'small_files', unit: 'files/s', target: { on: 'ratio', op: '>=', value: 1.0 } },
   { key: 'list_10k', unit: 'ms', target: { on: 'ratio', op: '<=', value: 1.0 } },
   { key: 'parallel_retr', unit: 'MB/s', target: { on: 'ratio', op: '>=', value: 1.0 } },
-  { key: 'ftps_retr', unit: 'MB/s' },
+  { key: 'ftps_retr', unit: 'MB/s', target: { on: 'ratio', op: '>=', value: 1.0 } },
 ];
 
 export function median(xs: readonly number[]): number | null {
