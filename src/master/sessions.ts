@@ -27,9 +27,10 @@ import { checkConnectLimits, type ConnectRefusal } from './limits';
 import { BanList } from './ban';
 import { Metrics } from './metrics';
 import { normalizeAddress } from '../address';
-import { writeLine, type OpenLogs } from '../log/files';
-import { vsftpdLine, type VsftpdLogEntry } from '../log/formats';
-import { sysLog } from '../log/syslog';
+import type { OpenLogs } from '../log/files';
+import type { VsftpdLogEntry } from '../log/formats';
+import { MasterLogs } from './adminlog';
+import { UserRateShares } from './ratesharing';
 import { withResolvedPasvAddress } from './pasvaddr';
 import { HostsAccess } from './tcpwrap';
 import { formatConfigError, parseConfigText, readConfigFile } from '../config/parse';
@@ -82,13 +83,13 @@ export class SessionTable implements WorkerEvents {
   private readonly sessions = new Map<number, Session>();
   private readonly perIp = new Map<string, number>();
   private readonly bans = new BanList();
-  /** user_max_rate: per user, the workers transferring now and their budget. */
-  private readonly activeTransfers = new Map<string, Map<WorkerProc, number>>();
+  private readonly rateShares = new UserRateShares();
   private readonly hostsAccess = new HostsAccess();
   private nextId = 1;
   /** ssl_enable: what master read as root; each new session takes its own copy. */
   private tlsMaterial: TlsMaterial | null = null;
   readonly pool: Pool;
+  private readonly adminLogs: MasterLogs;
 
   constructor(
     private config: Config,
@@ -99,9 +100,10 @@ export class SessionTable implements WorkerEvents {
     /** banner_file's text, read by master at start (W1's jail hides it). */
     private banner: string | null,
     readonly metrics: Metrics = new Metrics(),
-    private readonly logs: OpenLogs | null = null,
+    logs: OpenLogs | null = null,
   ) {
     this.pool = new Pool(config.prefork_pool_size, this, logs?.fds, config.zygote_enable);
+    this.adminLogs = new MasterLogs(logs);
   }
 
   get count(): number {
@@ -139,8 +141,8 @@ export class SessionTable implements WorkerEvents {
     if (!admitted.ok) {
       this.metrics.refused.inc({ cause: admitted.cause });
       // vsftpd logs a refused connection as a CONNECT line with the reason.
-      this.adminLogFor(ip, { pid: process.pid, user: null, ok: null, action: 'CONNECT', arg: REFUSAL_LOG_TEXT[admitted.cause] ?? 'Connection refused.' });
-      this.jsonLog({ event: 'connect_refused', client: ip, cause: admitted.cause });
+      this.adminLogs.vsftpd(ip, { pid: process.pid, user: null, ok: null, action: 'CONNECT', arg: REFUSAL_LOG_TEXT[admitted.cause] ?? 'Connection refused.' });
+      this.adminLogs.json({ event: 'connect_refused', client: ip, cause: admitted.cause });
       this.log.info({ event: 'connect_refused', ip, cause: admitted.cause, detail: admitted.detail }, 'connection refused');
       socket.end(`421 ${admitted.text}\r\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
@@ -227,27 +229,12 @@ export class SessionTable implements WorkerEvents {
       this.endSession(s, 'could not hand the connection to a worker');
       return;
     }
-    this.jsonLog({ event: 'connect', session: s.info.id, client: normalizeAddress(s.info.remoteAddress) });
+    this.adminLogs.json({ event: 'connect', session: s.info.id, client: normalizeAddress(s.info.remoteAddress) });
   }
 
-  /** A vsftpd-format line (log/files.ts decides where it goes). */
+  /** A vsftpd-format line about this session's client. */
   private adminLog(s: Session, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
-    this.adminLogFor(normalizeAddress(s.info.remoteAddress), e);
-  }
-
-  private adminLogFor(client: string, e: Omit<VsftpdLogEntry, 'date' | 'client'>): void {
-    const logs = this.logs;
-    if (logs === null) return;
-    const entry: VsftpdLogEntry = { ...e, date: new Date(), client };
-    if (logs.plan.syslog) {
-      sysLog(e.ok === false ? 'warning' : 'info', vsftpdLine(entry, true));
-    }
-    writeLine(logs.fds.vsftpd, vsftpdLine(entry));
-  }
-
-  private jsonLog(fields: Readonly<Record<string, string | number | boolean | null>>): void {
-    const fd = this.logs?.fds.json ?? null;
-    if (fd !== null) writeLine(fd, JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...fields }));
+    this.adminLogs.vsftpd(normalizeAddress(s.info.remoteAddress), e);
   }
 
   /* ---------------- worker events ---------------- */
@@ -326,7 +313,7 @@ export class SessionTable implements WorkerEvents {
       if (s.phase !== 'prelogin' || s.w1 !== w || !w.alive) return;
       this.metrics.logins.inc({ result: outcome.ok ? 'ok' : 'failed', kind: outcome.ok ? outcome.decision.kind : outcome.reason });
       const pid = w.pid;
-      this.jsonLog({
+      this.adminLogs.json({
         event: outcome.ok ? 'login' : 'login_failed',
         session: s.info.id,
         client: normalizeAddress(s.info.remoteAddress),
@@ -472,40 +459,11 @@ export class SessionTable implements WorkerEvents {
     });
   }
 
-  /*
-   * user_max_rate: the budget of one user is divided evenly among that
-   * user's transfers running now, in all sessions; every change re-shares.
-   */
+  /* user_max_rate: ratesharing.ts divides one user's budget among their transfers. */
   private onTransferState(s: Session, w: WorkerProc, active: boolean): void {
     const login = s.login;
-    if (s.w2 !== w || login === null || login.config.user_max_rate === 0) return;
-    const key = `${login.kind}:${login.user}`;
-    let set = this.activeTransfers.get(key);
-    if (set === undefined) {
-      set = new Map();
-      this.activeTransfers.set(key, set);
-    }
-    if (active) set.set(w, login.config.user_max_rate);
-    else set.delete(w);
-    this.reshare(key);
-  }
-
-  private reshare(key: string): void {
-    const set = this.activeTransfers.get(key);
-    if (set === undefined) return;
-    if (set.size === 0) {
-      this.activeTransfers.delete(key);
-      return;
-    }
-    for (const [worker, budget] of set) {
-      if (worker.alive) worker.send({ t: 'rate_share', rate: Math.max(1, Math.floor(budget / set.size)) });
-    }
-  }
-
-  /** A session that ends mid-transfer gives its share back. */
-  private onTransferEnded(login: LoginDecision, w: WorkerProc): void {
-    const key = `${login.kind}:${login.user}`;
-    if (this.activeTransfers.get(key)?.delete(w) === true) this.reshare(key);
+    if (s.w2 !== w || login === null) return;
+    this.rateShares.transfer(login, w, active);
   }
 
   /* SECURITY: only for a logged-in session whose config asks for port 20. */
@@ -582,9 +540,9 @@ export class SessionTable implements WorkerEvents {
         w.kill('SIGKILL');
       }
     }
-    if (s.w2 !== null && s.login !== null) this.onTransferEnded(s.login, s.w2);
+    if (s.w2 !== null && s.login !== null) this.rateShares.ended(s.login, s.w2);
     this.log.debug({ event: 'disconnect', session: s.info.id, why }, 'session ended');
-    this.jsonLog({ event: 'disconnect', session: s.info.id, client: ip, why });
+    this.adminLogs.json({ event: 'disconnect', session: s.info.id, client: ip, why });
   }
 
   /** SIGTERM: end everything. */
