@@ -6,27 +6,20 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as net from 'node:net';
 import { runFtplib, type FtplibTranscript } from '../helpers/clients';
 import { connectWithGreeting, login, parsePasv } from '../helpers/ftp';
-import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import { makeTempDir, startDaemon, type Daemon } from '../helpers/daemon';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 90_000 };
-const users = new UserRegistry();
-const dirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const dirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  users.cleanup();
-  removePamService();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 /** A jailed local user whose root-owned home holds etc/passwd, music, a .private dir and a symlink. */
 function makeUser(): TestUser {

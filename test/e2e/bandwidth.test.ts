@@ -5,28 +5,21 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runCurl } from '../helpers/clients';
-import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
+import { makeTempDir, startDaemon, type Daemon } from '../helpers/daemon';
 import { collect, connectWithGreeting, dataConnect, login, parsePasv } from '../helpers/ftp';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 120_000 };
 const RATE = 500_000; // bytes per second
 const SIZE = 5_000_000; // 10 s at RATE
-const users = new UserRegistry();
-const dirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const dirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  users.cleanup();
-  removePamService();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 function tempDir(prefix: string): string {
   const d = makeTempDir(prefix);

@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeTempDir, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
+import { makeTempDir, startDaemon, type Daemon, type OptionValue } from '../helpers/daemon';
 import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply, dataConnect } from '../helpers/ftp';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 30_000 };
 const HOST = '127.0.0.1';
@@ -17,20 +18,11 @@ const HELLO = 'hello\nworld\n';
 /** Large enough that an unread RETR stalls on full socket buffers (sparse: no disk cost). */
 const BIG = 256 * 1024 * 1024;
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 interface Env {
   d: Daemon;

@@ -13,10 +13,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runFtplib } from '../helpers/clients';
-import { makeTempDir, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
+import { makeTempDir, startDaemon, type Daemon, type OptionValue } from '../helpers/daemon';
 import { FtpControl, login, parseEpsv, parsePasv, type FtpReply, dataConnect, collect } from '../helpers/ftp';
 import { waitFor } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 30_000 };
 const HOST = '127.0.0.1';
@@ -24,14 +25,14 @@ const HOST = '127.0.0.1';
 const OTHER = '127.0.0.2';
 const HELLO = 'hello over the data connection\n';
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 const children: ChildProcess[] = [];
 let user: TestUser;
 let home: string;
 
 before(() => {
-  installPamService();
   home = makeTempDir('tsftpd-dc-');
   tempDirs.push(home);
   fs.writeFileSync(path.join(home, 'hello.txt'), HELLO, { mode: 0o644 });
@@ -40,13 +41,8 @@ before(() => {
   fs.chownSync(path.join(home, 'up'), user.uid, user.gid);
 });
 
-after(async () => {
+after(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
 });
 
 // ---------------------------------------------------------------------------
@@ -177,7 +173,7 @@ let sharedDaemon: Promise<Daemon> | null = null;
 /**
  * One daemon with the default data-connection options, shared by the tests
  * that need nothing else (each daemon start costs a second or more).
- * stopAll() in the file's after hook stops it.
+ * stopAll() in the file's after hook (helpers/suite.ts) stops it.
  */
 async function withSharedDaemon(body: (d: Daemon) => Promise<void>): Promise<void> {
   sharedDaemon ??= startDaemon({ options: DAEMON_BASE });

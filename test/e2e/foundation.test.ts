@@ -3,14 +3,13 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runCurl, runFtplib, runTnftp, type FtplibStepResult, type FtplibTranscript } from '../helpers/clients';
 import {
   makeTempDir,
   runBinary,
   runConfigOnly,
   startDaemon,
-  stopAll,
   type Daemon,
   type OptionValue,
 } from '../helpers/daemon';
@@ -25,26 +24,18 @@ import {
   waitFor,
   type ProcInfo,
 } from '../helpers/proc';
-import { installPamService, lookupUser, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import { lookupUser, type TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const TEST_TIMEOUT = { timeout: 60_000 };
 const NO_CAPS = '0000000000000000';
 const HELLO = 'hello from tsftpd tests\nsecond line\n';
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 // ---------------------------------------------------------------------------
 // fixtures

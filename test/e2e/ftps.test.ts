@@ -11,18 +11,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runProcess, type ProcResult } from '../helpers/clients';
-import { freePort, makeTempDir, repoRoot, runConfigOnly, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
+import { freePort, makeTempDir, repoRoot, runConfigOnly, startDaemon, type Daemon, type OptionValue } from '../helpers/daemon';
 import { connectWithGreeting, login } from '../helpers/ftp';
 import { connectionHolders, describeProc, descendants, procInfo, procInfos, sleep, waitFor, type ProcInfo } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 60_000 };
 const HOST = '127.0.0.1';
 const NO_CAPS = '0000000000000000';
 const HELLO = 'hello over TLS\n';
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
 function tempDir(prefix: string): string {
   const d = makeTempDir(prefix);
@@ -30,15 +32,7 @@ function tempDir(prefix: string): string {
   return d;
 }
 
-before(() => installPamService());
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 // ---------------------------------------------------------------------------
 // certificates (made with openssl at test time)

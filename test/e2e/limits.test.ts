@@ -14,10 +14,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runProcess } from '../helpers/clients';
-import { binPath, makeTempDir, startDaemon, stopAll, writeConfig, type Daemon, type OptionValue } from '../helpers/daemon';
+import { binPath, makeTempDir, startDaemon, writeConfig, type Daemon, type OptionValue } from '../helpers/daemon';
 import { FtpControl, type FtpReply } from '../helpers/ftp';
 import { sleep, waitFor } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 40_000 };
 const HOST = '127.0.0.1';
@@ -31,13 +32,13 @@ const NOT_AVAILABLE = 'Service not available.';
 const VUSER = 'vuser';
 const VPASS = 'VirtPass-1';
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 let guest: TestUser;
 let usersFile: string;
 
 before(async () => {
-  installPamService();
   const home = makeTempDir('tsftpd-lg-');
   tempDirs.push(home);
   guest = users.create({ home });
@@ -48,13 +49,6 @@ before(async () => {
   assert.equal(r.code, 0, `tsftpd user add failed: ${r.stderr}`);
 });
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 // ---------------------------------------------------------------------------
 // local helpers

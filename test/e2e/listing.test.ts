@@ -25,14 +25,14 @@ import {
   makeTempDir,
   repoRoot,
   startDaemon,
-  stopAll,
   writeConfig,
   type Daemon,
   type OptionValue,
 } from '../helpers/daemon';
 import { connectWithGreeting, parsePasv, type FtpControl, type FtpReply } from '../helpers/ftp';
 import { descendants, isListening, waitFor } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const VSFTPD = '/usr/sbin/vsftpd';
 const HAVE_VSFTPD = fs.existsSync(VSFTPD);
@@ -40,20 +40,11 @@ const CAPTURE = process.env['TSFTPD_LS_CAPTURE'] === '1';
 const EXPECTED_FILE = path.join(repoRoot(), 'test', 'fixtures', 'ls', 'vsftpd-3.0.3.json');
 const T = { timeout: 60_000 };
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 function tempDir(prefix: string): string {
   const d = makeTempDir(prefix);

@@ -10,12 +10,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { runProcess } from '../helpers/clients';
-import { makeTempDir, repoRoot, startDaemon, stopAll, type Daemon, type OptionValue } from '../helpers/daemon';
+import { makeTempDir, repoRoot, startDaemon, type Daemon, type OptionValue } from '../helpers/daemon';
 import { connectWithGreeting, login, parseEpsv, type FtpControl, type FtpReply, dataConnect, collect } from '../helpers/ftp';
 import { connectionHolders, sleep, waitFor } from '../helpers/proc';
-import { installPamService, lookupUser, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import { lookupUser, type TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const HOST = '127.0.0.1';
 const T = { timeout: 120_000 };
@@ -26,20 +27,11 @@ const ANON_PASS = 'guest@example.com';
 const WRONG_PASS = 'Wr0ngPassw0rdXyz';
 /** sessionlog.ts logProtocol() exists but nothing calls it. */
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 // ---------------------------------------------------------------------------
 // fixtures

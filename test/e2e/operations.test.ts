@@ -20,7 +20,6 @@ import {
   repoRoot,
   runBinary,
   startDaemon,
-  stopAll,
   writeConfig,
   type Daemon,
   type OptionValue,
@@ -39,26 +38,18 @@ import {
   socketHolders,
   waitFor,
 } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const HOST = '127.0.0.1';
 const T = { timeout: 90_000 };
 const HELLO = 'hello from the operations tests\n';
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
-before(() => {
-  installPamService();
-});
 
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
-});
 
 function tempDir(prefix: string): string {
   const d = makeTempDir(prefix);

@@ -10,12 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { runCurl } from '../helpers/clients';
-import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
+import { makeTempDir, startDaemon, type Daemon } from '../helpers/daemon';
 import { collect, dataConnect, FtpControl, login, parseEpsv, type FtpReply } from '../helpers/ftp';
 import { connectionHolders, isAlive, sleep, startTimeOf, waitFor } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const T = { timeout: 60_000 };
 const HOST = '127.0.0.1';
@@ -23,8 +24,9 @@ const MiB = 1024 * 1024;
 /** Large enough that it cannot sit in socket buffers: a client that stops reading stalls it. */
 const BIG = 48 * MiB;
 
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 let user: TestUser;
 let home: string;
 let bigData: Buffer;
@@ -33,7 +35,6 @@ let d: Daemon;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 before(async () => {
-  installPamService();
   home = makeTempDir('tsftpd-fast-');
   tempDirs.push(home);
   bigData = randomBytes(BIG);
@@ -43,14 +44,6 @@ before(async () => {
   user = users.create({ home });
   fs.chownSync(path.join(home, 'up'), user.uid, user.gid);
   d = await startDaemon({ options: { write_enable: true, ascii_download_enable: true, async_abor_enable: true } });
-});
-
-after(async () => {
-  await stopAll();
-  const errors = users.cleanup();
-  removePamService();
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-  if (errors.length > 0) console.log(`user cleanup errors: ${errors.join('; ')}`);
 });
 
 // ---------------------------------------------------------------------------

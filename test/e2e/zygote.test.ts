@@ -4,23 +4,18 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { makeTempDir, startDaemon, stopAll, type Daemon } from '../helpers/daemon';
+import { describe, test } from 'node:test';
+import { makeTempDir, startDaemon, type Daemon } from '../helpers/daemon';
 import { connectWithGreeting, login, parsePasv, type FtpControl } from '../helpers/ftp';
 import { connectionHolders, describeProc, descendants, isAlive, procInfo, procInfos, waitFor, type ProcInfo } from '../helpers/proc';
-import { installPamService, removePamService, UserRegistry, type TestUser } from '../helpers/users';
+import type { TestUser } from '../helpers/users';
+import { e2eSuite } from '../helpers/suite';
 
 const TEST_TIMEOUT = { timeout: 60_000 };
-const users = new UserRegistry();
-const tempDirs: string[] = [];
+const suite = e2eSuite();
+const users = suite.users;
+const tempDirs = suite.dirs;
 
-before(() => installPamService());
-after(async () => {
-  await stopAll();
-  users.cleanup();
-  removePamService();
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 function makeUser(): TestUser {
   const home = makeTempDir('tsftpd-h-');
@@ -59,6 +54,10 @@ async function withDaemon(options: Record<string, string | number | boolean>, bo
   const d = await startDaemon({ options: { chroot_local_user: true, ...options } });
   try {
     await body(d);
+  } catch (e: unknown) {
+    // The daemon's own account of a failure (worker exits, refusals).
+    if (e instanceof Error) e.message += `\n--- daemon stderr ---\n${d.stderr()}`;
+    throw e;
   } finally {
     await d.stop();
   }
