@@ -1,5 +1,5 @@
 /*
- * master's side of the zygote (src/zygote/main.ts): forks the zygote, asks it
+ * master's side of the zygote (src/master/zygote-process.ts): forks the zygote, asks it
  * for workers, and gives each worker a channel of its own to master.
  *
  * A worker's channel is an AF_UNIX socket pair made here: master keeps one
@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { parseZygoteToMaster, type MasterToZygote } from '../ipc/zygote';
 import { closeFd, socketPair } from '../sys/zygote';
 
-const ZYGOTE_ENTRY = path.join(__dirname, '..', 'zygote', 'main.js');
+const ZYGOTE_ENTRY = path.join(__dirname, 'zygote-process.js');
 
 /*
  * --single-threaded: no V8 background tasks, which a forked child could not

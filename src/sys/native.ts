@@ -110,20 +110,12 @@ function findProjectRoot(start: string): string {
   }
 }
 
-function isRawNative(m: unknown): m is RawNative {
-  if (typeof m !== 'object' || m === null) return false;
-  const rec = m as Record<string, unknown>;
-  return FUNCTIONS.every((name) => typeof rec[name] === 'function');
-}
-
-function load(): RawNative {
-  const file = path.join(
-    findProjectRoot(__dirname),
-    'native',
-    'build',
-    'Release',
-    'tsftpd_native.node',
-  );
+/**
+ * The addon, checked to have every function in `names` (each part of the
+ * project that uses it names its own: this file, src/sys/zygote.ts).
+ */
+export function loadAddon<T>(names: readonly (keyof T & string)[]): T {
+  const file = path.join(findProjectRoot(__dirname), 'native', 'build', 'Release', 'tsftpd_native.node');
   let m: unknown;
   try {
     m = require(file) as unknown;
@@ -131,15 +123,13 @@ function load(): RawNative {
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(`tsftpd: cannot load ${file} (run \`npm run build:native\`): ${msg}`);
   }
-  if (!isRawNative(m)) {
-    const rec = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
-    const missing = FUNCTIONS.filter((name) => typeof rec[name] !== 'function');
-    throw new Error(`tsftpd: ${file} lacks functions: ${missing.join(', ')}`);
-  }
-  return m;
+  const rec = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
+  const missing = names.filter((name) => typeof rec[name] !== 'function');
+  if (missing.length > 0) throw new Error(`tsftpd: ${file} lacks functions: ${missing.join(', ')}`);
+  return m as T;
 }
 
-const raw: RawNative = load();
+const raw: RawNative = loadAddon<RawNative>(FUNCTIONS);
 
 interface Deferred<T> {
   promise: Promise<T>;

@@ -5,8 +5,7 @@
  *
  * Loaded before any jail, like src/sys/native.ts (the same shared object).
  */
-import path from 'node:path';
-import { PROJECT_ROOT } from '../version';
+import { loadAddon } from './native';
 
 interface RawZygote {
   zygoteFork(): number;
@@ -30,20 +29,7 @@ const NAMES: readonly (keyof RawZygote)[] = [
   'closeFd',
 ];
 
-function isRawZygote(m: unknown): m is RawZygote {
-  if (typeof m !== 'object' || m === null) return false;
-  const rec = m as Record<string, unknown>;
-  return NAMES.every((n) => typeof rec[n] === 'function');
-}
-
-function load(): RawZygote {
-  const file = path.join(PROJECT_ROOT, 'native', 'build', 'Release', 'tsftpd_native.node');
-  const m: unknown = require(file);
-  if (!isRawZygote(m)) throw new Error(`tsftpd: ${file} lacks the zygote functions (run \`npm run build:native\`)`);
-  return m;
-}
-
-const raw = load();
+const raw = loadAddon<RawZygote>(NAMES);
 
 /** fork(): the child's pid in the parent, 0 in the child (whose event loop is its own). */
 export function zygoteFork(): number {
