@@ -1,5 +1,5 @@
 /**
- * Messages between master and the zygote (src/zygote/main.ts). Both run as
+ * Messages between master and the zygote (src/master/zygote-process.ts). Both run as
  * root and neither parses client bytes; the zygote still checks every
  * message's shape and acts only on its own live children.
  */

@@ -120,7 +120,7 @@ export class Pool {
     private readonly events: WorkerEvents,
     /** Log descriptors every worker inherits as fds 4, 5, 6 (log/files.ts). */
     private readonly logFds: OpenLogs['fds'] = { vsftpd: null, xferlog: null, json: null },
-    /** Fork workers from a zygote (src/zygote/main.ts) rather than one by one. */
+    /** Fork workers from a zygote (src/master/zygote-process.ts) rather than one by one. */
     private readonly useZygote = true,
   ) {}
 

@@ -45,7 +45,7 @@ function preload(): Promise<void> {
 }
 
 let assigned = false;
-/** The zygote's pid when this worker is one of its children (src/zygote/main.ts). */
+/** The zygote's pid when this worker is one of its children (src/master/zygote-process.ts). */
 let zygoteParent: number | null = null;
 
 export function setZygoteParent(pid: number): void {
@@ -210,7 +210,7 @@ function onMessage(raw: unknown, handle: unknown): void {
 /**
  * Serve as a pool worker: get ready, then wait for master's one assignment.
  * Runs when master forks this file directly, or in a child of the zygote
- * (src/zygote/main.ts) once that child has its own channel to master.
+ * (src/master/zygote-process.ts) once that child has its own channel to master.
  */
 export function startPoolWorker(): void {
   process.title = 'tsftpd: pool';

@@ -1,4 +1,4 @@
-// The zygote (src/zygote/main.ts): workers are forked copies of one started
+// The zygote (src/master/zygote-process.ts): workers are forked copies of one started
 // Node process, and they are still jailed, unprivileged and within master's
 // reach. Real daemon, real PAM users, /proc.
 
