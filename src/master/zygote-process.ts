@@ -32,6 +32,7 @@
 
 import * as fs from 'node:fs';
 import { parseMasterToZygote, type ZygoteToMaster } from '../ipc/zygote';
+import { warmUp } from './zygote-warmup';
 import { exitNow, getPids, reapChildren, zygoteFork } from '../sys/zygote';
 // The whole worker, loaded now so that every child has it without loading it.
 import { setZygoteParent, startPoolWorker } from '../worker/main';
@@ -178,4 +179,4 @@ process.on('SIGCHLD', reap);
 process.on('disconnect', () => process.exit(0));
 
 void new Date().toString(); // the time zone, as src/worker/main.ts preload()
-send({ t: 'zygote_ready' });
+void warmUp().then(() => send({ t: 'zygote_ready' }));
