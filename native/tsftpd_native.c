@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_NAME 128    /* user name and password, bytes */
 #define MAX_SERVICE 64
@@ -264,6 +265,41 @@ static napi_value GetNoNewPrivs(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/*
+ * setuidRootSucceeds(): whether setuid(0) works now. The jail's last check
+ * (sys/jail.ts): after the drop to a non-root uid it must not. A boolean,
+ * not an exception: a failed JS setuid(0) builds an Error with a stack
+ * trace, which cost every session ~0.1 ms for the expected outcome.
+ */
+static napi_value SetuidRootSucceeds(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  CHECK(napi_get_boolean(env, setuid(0) == 0, &v));
+  return v;
+}
+
+/*
+ * accessErrno(path, mode): access(2), returning 0 or the errno (the jail's
+ * writable-root check expects EACCES; an exception would be the norm).
+ */
+static napi_value AccessErrno(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  size_t len = 0;
+  int32_t mode = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
+      len == 0 || len >= sizeof path - 1 || strlen(path) != len ||
+      napi_get_value_int32(env, argv[1], &mode) != napi_ok) {
+    napi_throw_type_error(env, NULL, "accessErrno(path, mode)");
+    return NULL;
+  }
+  napi_value v;
+  CHECK(napi_create_int32(env, access(path, mode) == 0 ? 0 : errno, &v));
+  return v;
+}
+
 static int read_cap_last_cap(void) {
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
   int last = -1;
@@ -273,9 +309,16 @@ static int read_cap_last_cap(void) {
   return last;
 }
 
+/*
+ * Read when the addon loads: in the zygote, once, rather than by every
+ * worker it forks (an fopen of /proc per session). -2: not read yet.
+ */
+static int g_cap_last_cap = -2;
+
 static napi_value DropCapabilityBoundingSet(napi_env env, napi_callback_info info) {
   (void)info;
-  int last = read_cap_last_cap();
+  if (g_cap_last_cap == -2) g_cap_last_cap = read_cap_last_cap();
+  int last = g_cap_last_cap;
   char what[64];
   for (int cap = 0; cap <= 63; cap++) {
     if (last >= 0 && cap > last) break;
@@ -459,23 +502,35 @@ static void lock_complete(napi_env env, napi_status status, void *data) {
   napi_call_function(env, undef, cb, 1, &v, NULL);
 }
 
+/*
+ * The (fd, kind) arguments both lock calls take; false (TypeError thrown)
+ * when they are not an fd >= 0 and 0 (read lock) or 1 (write lock).
+ */
+static bool get_lock_args(napi_env env, napi_value *argv, int32_t *fd, short *type, const char *usage) {
+  int32_t kind;
+  if (napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0 ||
+      napi_get_value_int32(env, argv[1], &kind) != napi_ok || (kind != 0 && kind != 1)) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
+  }
+  *type = kind == 1 ? F_WRLCK : F_RDLCK;
+  return true;
+}
+
 /* lockFile(fd, kind, callback): kind 0 = read lock, 1 = write lock. */
 static napi_value LockFile(napi_env env, napi_callback_info info) {
   napi_value argv[3], name;
-  int32_t fd, kind;
+  int32_t fd;
+  short type;
   if (!get_args(env, info, 3, argv)) return NULL;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_get_value_int32(env, argv[1], &kind) != napi_ok || (kind != 0 && kind != 1)) {
-    napi_throw_type_error(env, NULL, "lockFile(fd >= 0, kind 0|1, callback)");
-    return NULL;
-  }
+  if (!get_lock_args(env, argv, &fd, &type, "lockFile(fd >= 0, kind 0|1, callback)")) return NULL;
   lock_job *j = calloc(1, sizeof *j);
   if (j == NULL) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
   j->fd = fd;
-  j->type = kind == 1 ? F_WRLCK : F_RDLCK;
+  j->type = type;
   if (!get_function(env, argv[2], &j->cb)) {
     free(j);
     return NULL;
@@ -489,6 +544,27 @@ static napi_value LockFile(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "could not queue lock work");
   }
   return NULL;
+}
+
+/*
+ * tryLockFile(fd, kind): the same lock without waiting (F_SETLK): 0, or
+ * the errno (EAGAIN or EACCES: someone else holds a conflicting lock).
+ * The uncontended case, nearly every transfer, then costs no trip
+ * through libuv's pool.
+ */
+static napi_value TryLockFile(napi_env env, napi_callback_info info) {
+  napi_value argv[2], v;
+  int32_t fd;
+  short type;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_lock_args(env, argv, &fd, &type, "tryLockFile(fd >= 0, kind 0|1)")) return NULL;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  int r = fcntl(fd, F_SETLK, &fl);
+  CHECK(napi_create_int32(env, r == 0 ? 0 : errno, &v));
+  return v;
 }
 
 /* unlockFile(fd): release this process's lock on fd (closing it does too). */
@@ -523,10 +599,14 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"crypt", NULL, Crypt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cryptAsync", NULL, CryptAsync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"cryptGenSalt", NULL, CryptGenSalt, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setuidRootSucceeds", NULL, SetuidRootSucceeds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"accessErrno", NULL, AccessErrno, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lockFile", NULL, LockFile, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tryLockFile", NULL, TryLockFile, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlockFile", NULL, UnlockFile, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  g_cap_last_cap = read_cap_last_cap();
   CHECK(tsftpd_register_transfer(env, exports));
   CHECK(tsftpd_register_listing(env, exports));
   CHECK(tsftpd_register_zygote(env, exports));

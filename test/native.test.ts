@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -19,6 +20,10 @@ import {
   cryptAsync,
   cryptGenSalt,
   verifyCryptHash,
+  setuidRootSucceeds,
+  accessErrno,
+  tryLockFile,
+  unlockFile,
   type PamResult,
 } from '../src/sys/native';
 
@@ -276,4 +281,78 @@ test('prctl: dropping the bounding set without CAP_SETPCAP throws EPERM', { skip
   const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
   assert.match(child.stdout, /^EPERM prctl\(PR_CAPBSET_DROP, 0\)/);
+});
+
+test('jail checks: setuid(0) and access(2) as values, root before the drop and not after', { skip }, () => {
+  const nativeJs = path.join(__dirname, '..', 'src', 'sys', 'native.js');
+  // In a child: the drop is for good.
+  const dir = fs.mkdtempSync('/tmp/tsftpd-acc-');
+  fs.chmodSync(dir, 0o755);
+  const script = `
+    const n = require(${JSON.stringify(nativeJs)});
+    const fs = require('fs');
+    const dir = ${JSON.stringify(dir)};
+    const asRoot = n.setuidRootSucceeds();
+    const rootWrites = n.accessErrno(dir, fs.constants.W_OK);
+    process.setgroups([65534]); process.setgid(65534); process.setuid(65534);
+    const out = {
+      asRoot,
+      rootWrites,
+      afterDrop: n.setuidRootSucceeds(),
+      uid: process.getuid(),
+      nobodyWrites: n.accessErrno(dir, fs.constants.W_OK),
+      reads: n.accessErrno(dir, fs.constants.R_OK),
+      missing: n.accessErrno(dir + '/none', fs.constants.F_OK),
+    };
+    process.stdout.write(JSON.stringify(out));
+  `;
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(child.status, 0, child.stderr);
+  const out = JSON.parse(child.stdout) as Record<string, unknown>;
+  assert.deepEqual(out, {
+    asRoot: true,
+    rootWrites: 0,
+    afterDrop: false,
+    uid: 65534,
+    nobodyWrites: os.constants.errno.EACCES,
+    reads: 0,
+    missing: os.constants.errno.ENOENT,
+  });
+});
+
+test('jail checks: accessErrno refuses what is not a path', () => {
+  assert.throws(() => accessErrno('', 0), TypeError);
+  assert.throws(() => accessErrno('a\0b', 0), TypeError);
+  assert.equal(setuidRootSucceeds(), process.getuid?.() === 0);
+});
+
+test('tryLockFile: 0 when free, EAGAIN/EACCES while another process holds a conflicting lock', () => {
+  const nativeJs = path.join(__dirname, '..', 'src', 'sys', 'native.js');
+  const dir = fs.mkdtempSync('/tmp/tsftpd-lock-');
+  const file = path.join(dir, 'f');
+  fs.writeFileSync(file, 'x');
+  try {
+    const fd = fs.openSync(file, 'r+');
+    try {
+      assert.equal(tryLockFile(fd, 1), 0);
+      // Another process asks without waiting: refused while we hold it.
+      const script = `
+        const n = require(${JSON.stringify(nativeJs)});
+        const fd = require('fs').openSync(${JSON.stringify(file)}, 'r+');
+        process.stdout.write(String(n.tryLockFile(fd, 0)));
+      `;
+      const held = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      assert.equal(held.status, 0, held.stderr);
+      assert.ok([os.constants.errno.EAGAIN, os.constants.errno.EACCES].includes(Number(held.stdout)), held.stdout);
+      unlockFile(fd);
+      const free = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      assert.equal(free.stdout, '0', free.stderr);
+    } finally {
+      fs.closeSync(fd);
+    }
+    assert.throws(() => tryLockFile(-1, 0), TypeError);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

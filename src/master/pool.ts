@@ -20,6 +20,15 @@ import { ZygoteSpawner } from './zygote';
 
 const WORKER_ENTRY = path.join(__dirname, '..', 'worker', 'main.js');
 
+/**
+ * How long a refill waits while the pool still has a ready worker. Measured
+ * (issue #8, PAM-free logins): forking at once added ~1.3 ms to each login.
+ */
+const REFILL_DELAY_MS = 20;
+
+/** libuv threads of a logged-in worker (a pre-login worker starts none). */
+export const WORKER_THREAD_POOL_SIZE = 2;
+
 /* Flags that cost nothing and save memory (reference/node-facts.md). */
 const WORKER_EXEC_ARGV = ['--v8-pool-size=0'];
 
@@ -156,9 +165,23 @@ export class Pool {
     const w = this.ready.shift();
     const p =
       w !== undefined ? Promise.resolve(w) : new Promise<WorkerProc>((resolve) => this.waiters.push(resolve));
-    // Taking one may leave the pool short: top it up in the background.
-    setImmediate(() => this.refill());
+    // Taking one may leave the pool short: top it up in the background. With
+    // workers still ready, a little later: a fork now would compete for the
+    // CPU with the session just handed over (its jail, its first reply).
+    if (this.ready.length > 0 && this.waiters.length === 0) this.refillSoon();
+    else setImmediate(() => this.refill());
     return p;
+  }
+
+  private refillTimer: NodeJS.Timeout | null = null;
+
+  private refillSoon(): void {
+    if (this.refillTimer !== null) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = null;
+      this.refill();
+    }, REFILL_DELAY_MS);
+    this.refillTimer.unref();
   }
 
   /** Number of requests that wait for a worker. */
@@ -179,7 +202,10 @@ export class Pool {
     const stdio = ['ignore', 'ignore', 'inherit', 'ipc', vsftpd ?? 'ignore', xferlog ?? 'ignore', json ?? 'ignore'] as const;
     // SECURITY: the worker writes logs only to the descriptors named here,
     // never to a number that might be a client socket.
-    const env = { ...process.env, TSFTPD_LOG_FDS: inherited.filter((x) => x !== null).join(',') };
+    // UV_THREADPOOL_SIZE: a session runs at most one transfer loop and one
+    // other piece of file work at a time; every thread costs its creation
+    // (~0.2 ms) in the login path (sys/jail.ts).
+    const env = { ...process.env, UV_THREADPOOL_SIZE: String(WORKER_THREAD_POOL_SIZE), TSFTPD_LOG_FDS: inherited.filter((x) => x !== null).join(',') };
     // Forked by the zygote (~1 ms) when there is one, else by master (~60 ms).
     if (this.zygote === undefined) this.zygote = this.useZygote ? ZygoteSpawner.create(stdio, env) : null;
     const child: WorkerChild =
@@ -217,6 +243,7 @@ export class Pool {
 
   stop(): void {
     this.stopped = true;
+    if (this.refillTimer !== null) clearTimeout(this.refillTimer);
     for (const w of this.all) w.kill('SIGKILL');
     this.zygote?.stop();
   }

@@ -6,6 +6,7 @@
  * an empty jail.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 
@@ -42,10 +43,13 @@ interface RawNative {
   setNoNewPrivs(): void;
   getNoNewPrivs(): boolean;
   dropCapabilityBoundingSet(): void;
+  setuidRootSucceeds(): boolean;
+  accessErrno(path: string, mode: number): number;
   crypt(password: string, setting: string): string | null;
   cryptAsync(password: string, setting: string, callback: (result: unknown) => void): void;
   cryptGenSalt(prefix: string, rounds: number): string | null;
   lockFile(fd: number, kind: 0 | 1, callback: (errno: unknown) => void): void;
+  tryLockFile(fd: number, kind: 0 | 1): number;
   unlockFile(fd: number): void;
   lstatAt(
     dirFd: number,
@@ -81,10 +85,13 @@ const FUNCTIONS: readonly (keyof RawNative)[] = [
   'setNoNewPrivs',
   'getNoNewPrivs',
   'dropCapabilityBoundingSet',
+  'setuidRootSucceeds',
+  'accessErrno',
   'crypt',
   'cryptAsync',
   'cryptGenSalt',
   'lockFile',
+  'tryLockFile',
   'unlockFile',
   'lstatAt',
   'readdirAt',
@@ -208,6 +215,16 @@ export function dropCapabilityBoundingSet(): void {
   raw.dropCapabilityBoundingSet();
 }
 
+/** Whether setuid(0) succeeds now (the jail's check that root cannot be regained). */
+export function setuidRootSucceeds(): boolean {
+  return raw.setuidRootSucceeds();
+}
+
+/** access(2): 0, or the errno. No exception for the expected refusal. */
+export function accessErrno(path: string, mode: number): number {
+  return raw.accessErrno(path, mode);
+}
+
 /** crypt_r(3) (libxcrypt: $y$, $6$, $2b$, ...). null on failure. Blocks ~20 ms for yescrypt. */
 export function crypt(password: string, setting: string): string | null {
   return raw.crypt(password, setting);
@@ -252,9 +269,18 @@ export async function verifyCryptHash(password: string, hash: string): Promise<b
  * or the errno number. Released by unlockFile() or by closing the fd.
  */
 export function lockFile(fd: number, kind: 'read' | 'write'): Promise<number> {
+  const type = kind === 'write' ? 1 : 0;
+  // Without waiting first: only a conflicting lock needs the pool's F_SETLKW.
+  const now = tryLockFile(fd, type);
+  if (now !== os.constants.errno.EAGAIN && now !== os.constants.errno.EACCES) return Promise.resolve(now);
   return new Promise((resolve) => {
-    raw.lockFile(fd, kind === 'write' ? 1 : 0, (errno: unknown) => resolve(typeof errno === 'number' ? errno : -1));
+    raw.lockFile(fd, type, (errno: unknown) => resolve(typeof errno === 'number' ? errno : -1));
   });
+}
+
+/** The lock without waiting: 0, or the errno (EAGAIN/EACCES: held by another process). */
+export function tryLockFile(fd: number, kind: 0 | 1): number {
+  return raw.tryLockFile(fd, kind);
 }
 
 export function unlockFile(fd: number): void {

@@ -30,18 +30,17 @@ import { deliverRelaySocket } from './relay';
 import { createSessionContext, sessionIdHolder } from './tls';
 
 /*
- * Work that must happen before the jail:
- * - the time zone: V8 (through ICU) reads /etc/localtime on the first use
- *   of local time, and inside the jail it would silently fall back to UTC
- *   (or read an attacker's file). A Date is enough: Intl.DateTimeFormat
- *   was called here too, but it reads no file once Date has run, and it
- *   loads ICU locale data that cost every session 1.7 MiB (issue #8);
- * - libuv's thread pool: its threads are created on first use, and after
- *   RLIMIT_NPROC=0 no thread can be created.
+ * Work that must happen before the jail: the time zone. V8 (through ICU)
+ * reads /etc/localtime on the first use of local time, and inside the jail
+ * it would silently fall back to UTC (or read an attacker's file). A Date
+ * is enough: Intl.DateTimeFormat was called here too, but it reads no file
+ * once Date has run, and it loads ICU locale data that cost every session
+ * 1.7 MiB (issue #8). (libuv's thread pool, which cannot start after
+ * RLIMIT_NPROC=0, is started by enterJail itself, after the uid change.)
  */
 function preload(): Promise<void> {
   void new Date().toString();
-  return new Promise((resolve) => fs.stat('/', () => resolve()));
+  return Promise.resolve();
 }
 
 let assigned = false;
@@ -106,7 +105,7 @@ function startPrelogin(msg: AssignPrelogin, socket: net.Socket): void {
     const ctx = tlsContext(msg.tls);
     tlsSetup = ctx === null ? null : preloginTls(ctx);
     assertUnconfined();
-    enterJail(msg.jail);
+    enterJail(msg.jail, false);
     afterJail();
   } catch (e: unknown) {
     die(socket, e instanceof Error ? e.message : String(e));
@@ -144,7 +143,7 @@ function startPostlogin(msg: AssignPostlogin, socket: net.Socket): void {
   }
   try {
     assertUnconfined();
-    enterJail(msg.login.jail);
+    enterJail(msg.login.jail, true);
     afterJail();
   } catch (e: unknown) {
     const text = e instanceof JailError && e.step !== 'writable root' ? `cannot set up the session: ${e.message}` : e instanceof Error ? e.message : String(e);

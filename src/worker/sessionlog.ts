@@ -90,7 +90,9 @@ export function logTransfer(s: Session, t: TransferRecord): void {
     tls: s.data.lastTls,
     complete: t.complete,
   });
-  reportTransfer(t.direction, t.bytes, t.complete);
+  // For master's counters, which only a metrics endpoint shows: without
+  // one, the message would cost both processes a wake-up per file.
+  if (s.cfg.metrics_enable) reportTransfer(t.direction, t.bytes, t.complete);
 }
 
 /** MKDIR, DELETE, RENAME ("from to"), RMDIR, CHMOD ("path mode"). */

@@ -10,6 +10,7 @@ import { connectWithGreeting, login, parsePasv, type FtpControl } from '../helpe
 import { connectionHolders, describeProc, descendants, isAlive, procInfo, procInfos, waitFor, type ProcInfo } from '../helpers/proc';
 import type { TestUser } from '../helpers/users';
 import { e2eSuite } from '../helpers/suite';
+import { WORKER_THREAD_POOL_SIZE } from '../../src/master/pool';
 
 const TEST_TIMEOUT = { timeout: 60_000 };
 const suite = e2eSuite();
@@ -63,6 +64,20 @@ async function withDaemon(options: Record<string, string | number | boolean>, bo
   }
 }
 
+/** Threads of a live process. */
+function threadCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/task`).length;
+}
+
+/** Open descriptors of a live process, beyond stdio, that are sockets. */
+function socketFds(pid: number): string[] {
+  return fs
+    .readdirSync(`/proc/${pid}/fd`)
+    .filter((fd) => Number(fd) > 2)
+    .map((fd) => `${fd} -> ${fs.readlinkSync(`/proc/${pid}/fd/${fd}`)}`)
+    .filter((l) => l.includes('socket:'));
+}
+
 function childrenOf(pid: number): number[] {
   return descendants(pid).filter((p) => procInfo(p)?.ppid === pid);
 }
@@ -92,6 +107,33 @@ describe('zygote', () => {
         assert.equal(w2.noNewPrivs, 1, describeProc(w2));
         assert.equal(w2.capBnd, '0000000000000000', describeProc(w2));
         assert.equal((await ftp.command('PWD')).text, '257 "/" is the current directory');
+      } finally {
+        ftp.close();
+      }
+    });
+  });
+
+  test('the warm-up leaves nothing open; a pre-login worker has no thread pool, a logged-in one its own', TEST_TIMEOUT, async () => {
+    const user = makeUser();
+    await withDaemon({}, async (d) => {
+      const zygote = await waitFor(() => zygoteOf(d), 5_000, 'the zygote');
+      // SECURITY: the zygote's warm-up (zygote-warmup.ts) opened a socket
+      // pair; every child would inherit a leftover. Only master's channel.
+      assert.equal(socketFds(zygote.pid).length, 1, socketFds(zygote.pid).join('\n'));
+      const { ftp } = await connectWithGreeting(d.host, d.port);
+      try {
+        const w1 = await waitFor(
+          () => connectionHolders(d.pid, d.port, ftp.localPort).find((p) => p.pid !== d.pid && p.uid.real !== 0),
+          5_000,
+          `the pre-login worker; tree:\n${describeTree(d)}`,
+        );
+        assert.equal(threadCount(w1.pid), 1, `pre-login worker ${describeProc(w1)}`);
+        const r = await login(ftp, user.name, user.password);
+        assert.equal(r.pass?.text, '230 Login successful.', ftp.transcript.join('\n'));
+        const w2 = await sessionProcess(d, ftp, user.uid);
+        // Started inside the jail, after the uid change (sys/jail.ts).
+        assert.equal(threadCount(w2.pid), 1 + WORKER_THREAD_POOL_SIZE, `logged-in worker ${describeProc(w2)}`);
+        assert.equal((await ftp.command('SIZE nosuchfile')).code, 550);
       } finally {
         ftp.close();
       }
