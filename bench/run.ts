@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { IMPLEMENTED_OPTIONS } from '../src/config/options';
 import { installPamService } from '../test/helpers/users';
 import { cleanupSync, installExitHandlers, registerDir, registerPam, users } from './lib/cleanup';
-import { buildClient, num, nums, runHeld, runJson } from './lib/client';
+import { buildClient, num, nums, runHeld, runJson, type ClientSync } from './lib/client';
 import { descendants, readComm, rollup, sleep, treeCpuSeconds, treePss } from './lib/proc';
 import {
   type MetricKey,
@@ -283,23 +283,33 @@ async function runSlot(ctx: Context, server: ServerName, round: number): Promise
     ...rest.map(String),
   ];
   // One measurement; fn returns the work it did, to report the server's CPU per unit of it.
-  // fn gets `sync`, for the client to call once set up (logged in, data connection open): it
-  // waits until the server is quiet (tsftpd refills its prefork pool after a login) and
-  // restarts the CPU count, so that transfer steps report the transfer's CPU alone.
-  const step = async (keys: MetricKey[], fn: (sync: () => Promise<void>) => Promise<Work>): Promise<void> => {
+  // fn gets `sync` for the client's two sync points. start, once set up (logged in, data
+  // connection open): wait until the server is quiet (tsftpd refills its prefork pool after
+  // a login) and restart the CPU count, so that transfer steps report the transfer's CPU
+  // alone. end, after the timed part and before QUIT: read the CPU while the session's
+  // processes still live (a vsftpd session's child may be reaped by init once it quits, and
+  // its CPU time would leave the server's tree: a 1 GiB STOR read as 0.02 CPU s).
+  const step = async (keys: MetricKey[], fn: (sync: ClientSync) => Promise<Work>): Promise<void> => {
     if (!want(ctx, ...keys)) return;
     await settle(srv.pid);
     let cpu0 = treeCpuSeconds(srv.pid);
-    const sync = async (): Promise<void> => {
-      await settle(srv.pid, 300, 10_000);
-      cpu0 = treeCpuSeconds(srv.pid);
+    let cpuEnd: number | null = null;
+    const sync: ClientSync = {
+      start: async () => {
+        await settle(srv.pid, 300, 10_000);
+        cpu0 = treeCpuSeconds(srv.pid);
+      },
+      end: () => {
+        cpuEnd = treeCpuSeconds(srv.pid);
+        return Promise.resolve();
+      },
     };
     const t0 = Date.now();
     try {
       const work = await fn(sync);
       // let the sessions that just ended exit and be reaped (their CPU moves to the parent)
       await settle(srv.pid, 300, 5000);
-      const seconds = treeCpuSeconds(srv.pid) - cpu0;
+      const seconds = (cpuEnd ?? treeCpuSeconds(srv.pid)) - cpu0;
       const k = keys[0] as MetricKey;
       res.cpu[k] = { seconds, perUnit: (seconds * work.scale) / work.units, unit: work.unit };
       log(`  ${server.padEnd(6)} ${''.padEnd(22)}  server CPU ${seconds.toFixed(2)} s = ${fmt((seconds * work.scale) / work.units)} ${work.unit}; step ${((Date.now() - t0) / 1000).toFixed(1)} s`);

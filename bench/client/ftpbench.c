@@ -24,7 +24,9 @@
  *
  * With FTPBENCH_SYNC=1 in the environment, retr/stor/small/list/par print {"sync":1} once
  * logged in and set up, and wait for a byte on stdin before the timed part: the bench reads
- * the server's CPU time there, so that its CPU figures cover the transfer alone.
+ * the server's CPU time there, so that its CPU figures cover the transfer alone. After the
+ * timed part, before QUIT, they print {"sync":2} and wait for another byte: the bench reads
+ * the CPU time again while the session processes still live.
  *
  * The raw peers are made as cheap as possible so that the raw numbers are the client's
  * own ceiling on this machine, to compare with what it measured against the servers.
@@ -276,11 +278,11 @@ static char *alloc_buf(void) {
   return b;
 }
 
-/* Between set-up and the timed part (see FTPBENCH_SYNC above). */
-static void sync_point(void) {
+/* Wait for the bench at a sync point (see FTPBENCH_SYNC above): print {"sync":N}, read a byte. */
+static void sync_wait(int n) {
   const char *e = getenv("FTPBENCH_SYNC");
   if (!e || strcmp(e, "1") != 0) return;
-  printf("{\"sync\":1}\n");
+  printf("{\"sync\":%d}\n", n);
   fflush(stdout);
   char ch;
   ssize_t r;
@@ -289,6 +291,16 @@ static void sync_point(void) {
   } while (r < 0 && errno == EINTR);
   if (r != 1) die("sync: stdin closed");
 }
+
+/* Between set-up and the timed part. */
+static void sync_point(void) { sync_wait(1); }
+
+/*
+ * After the timed part, before QUIT: the bench reads the server's CPU while the
+ * session processes still live. Once the client quits, a vsftpd session's child
+ * can be reaped by init, and its CPU time would be lost to the server's tree.
+ */
+static void sync_end(void) { sync_wait(2); }
 
 /* RETR path on a logged-in session; bytes, seconds from RETR sent to 226. */
 static long long do_retr(ctrl_t *c, const char *path, char *buf, double *secs) {
@@ -313,6 +325,7 @@ static int mode_retr(char **a) {
   char *buf = alloc_buf();
   double secs;
   long long got = do_retr(&c, a[0], buf, &secs);
+  sync_end();
   ftp_quit(&c);
   printf("{\"bytes\":%lld,\"seconds\":%.6f}\n", got, secs);
   return 0;
@@ -333,6 +346,7 @@ static int mode_stor(char **a) {
   close(d);
   expect(&c, 226, "STOR end", ctrl_reply(&c));
   double secs = now() - t0;
+  sync_end();
   ftp_quit(&c);
   printf("{\"bytes\":%lld,\"seconds\":%.6f}\n", bytes, secs);
   return 0;
@@ -494,6 +508,7 @@ static int mode_small(char **a) {
     expect(&c, 226, "STOR end", ctrl_reply(&c));
   }
   double secs = now() - t0;
+  sync_end();
   ftp_quit(&c);
   printf("{\"files\":%d,\"seconds\":%.6f}\n", count, secs);
   return 0;
@@ -505,8 +520,9 @@ static int mode_list(char **a) {
   ctrl_t c;
   login_or_die(&c);
   char *buf = alloc_buf();
+  if (repeat < 1 || repeat > 1000) die("bad repeat");
+  double ms[1000];
   sync_point();
-  printf("{\"ms\":[");
   long long bytes = 0;
   for (int i = 0; i < repeat; i++) {
     double t0 = now();
@@ -516,9 +532,12 @@ static int mode_list(char **a) {
     bytes = drain(d, buf);
     close(d);
     expect(&c, 226, "LIST end", ctrl_reply(&c));
-    printf("%s%.3f", i ? "," : "", (now() - t0) * 1000.0);
+    ms[i] = (now() - t0) * 1000.0;
   }
+  sync_end();
   ftp_quit(&c);
+  printf("{\"ms\":[");
+  for (int i = 0; i < repeat; i++) printf("%s%.3f", i ? "," : "", ms[i]);
   printf("],\"bytes\":%lld}\n", bytes);
   return 0;
 }
@@ -531,7 +550,7 @@ typedef struct {
   long long got;
   double end;
 } par_t;
-static pthread_barrier_t g_barrier, g_go;
+static pthread_barrier_t g_barrier, g_go, g_done, g_quit;
 
 static void *par_thread(void *arg) {
   par_t *p = arg;
@@ -547,6 +566,8 @@ static void *par_thread(void *arg) {
   close(p->data);
   expect(&p->c, 226, "RETR end", ctrl_reply(&p->c));
   p->end = now();
+  pthread_barrier_wait(&g_done); /* every transfer ended: the bench reads CPU (sync_end) */
+  pthread_barrier_wait(&g_quit);
   ftp_quit(&p->c);
   free(buf);
   return NULL;
@@ -560,6 +581,8 @@ static int mode_par(char **a) {
   if (!ps) die("out of memory");
   pthread_barrier_init(&g_barrier, NULL, (unsigned)conc + 1);
   pthread_barrier_init(&g_go, NULL, (unsigned)conc + 1);
+  pthread_barrier_init(&g_done, NULL, (unsigned)conc + 1);
+  pthread_barrier_init(&g_quit, NULL, (unsigned)conc + 1);
   for (int i = 0; i < conc; i++) {
     ps[i].path = a[0];
     if (pthread_create(&th[i], NULL, par_thread, &ps[i]) != 0) die("pthread_create");
@@ -570,6 +593,9 @@ static int mode_par(char **a) {
   double t0 = now();
   long long total = 0;
   double end = t0;
+  pthread_barrier_wait(&g_done);
+  sync_end();
+  pthread_barrier_wait(&g_quit);
   for (int i = 0; i < conc; i++) {
     pthread_join(th[i], NULL);
     total += ps[i].got;

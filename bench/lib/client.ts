@@ -34,33 +34,46 @@ function lastJsonLine(stdout: string, what: string): Json {
  * onSync is awaited, then the client is told to go on (if onSync fails, the client is told
  * to stop and fails).
  */
-export function runJson(
-  cmd: string,
-  args: string[],
-  timeoutMs: number,
-  what: string,
-  onSync?: () => Promise<void>,
-): Promise<Json> {
+/**
+ * The bench's two sync points with a client run under FTPBENCH_SYNC
+ * (bench/client/ftpbench.c): start, before the timed part; end, after it and
+ * before the client quits. The client waits for each to resolve.
+ */
+export interface ClientSync {
+  start(): Promise<void>;
+  end(): Promise<void>;
+}
+
+export function runJson(cmd: string, args: string[], timeoutMs: number, what: string, sync?: ClientSync): Promise<Json> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      env: taggedEnv(onSync ? { FTPBENCH_SYNC: '1' } : {}),
-      stdio: [onSync ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: taggedEnv(sync ? { FTPBENCH_SYNC: '1' } : {}),
+      stdio: [sync ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
-    let synced = false;
+    let reached = 0;
     const { stdout, stderr } = child;
     if (stdout === null || stderr === null) throw new Error('spawn gave no pipes');
     stdout.setEncoding('utf8');
     stderr.setEncoding('utf8');
+    const answer = (hook: () => Promise<void>, last: boolean): void => {
+      const go = (): void => {
+        if (last) child.stdin?.end('g');
+        else child.stdin?.write('g');
+      };
+      void hook().then(go, () => child.stdin?.end());
+    };
     stdout.on('data', (d: string) => {
       out += d;
-      if (onSync && !synced && out.includes('{"sync":1}\n')) {
-        synced = true;
-        void onSync().then(
-          () => child.stdin?.end('g'),
-          () => child.stdin?.end(),
-        );
+      if (sync === undefined) return;
+      if (reached === 0 && out.includes('{"sync":1}\n')) {
+        reached = 1;
+        answer(() => sync.start(), false);
+      }
+      if (reached === 1 && out.includes('{"sync":2}\n')) {
+        reached = 2;
+        answer(() => sync.end(), true);
       }
     });
     stderr.on('data', (d: string) => (err += d));
