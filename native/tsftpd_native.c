@@ -279,6 +279,39 @@ static napi_value SetuidRootSucceeds(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * chrootHere(path): chdir(path), then chroot("."), then chdir("/"), as
+ * vsftpd enters its jail. The root is the directory the chdir reached: the
+ * path is resolved once, so nothing renamed or swapped between two lookups
+ * can move the jail (posix's chroot(path) resolved it twice). A failure
+ * throws an Error naming the call that failed ("chdir", "chroot").
+ */
+static napi_value ChrootHere(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[4096];
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
+      len == 0 || len >= sizeof path - 1 || strlen(path) != len || path[0] != '/') {
+    napi_throw_type_error(env, NULL, "chrootHere(absolute path)");
+    return NULL;
+  }
+  if (chdir(path) != 0) {
+    throw_errno(env, "chdir", errno);
+    return NULL;
+  }
+  if (chroot(".") != 0) {
+    throw_errno(env, "chroot", errno);
+    return NULL;
+  }
+  if (chdir("/") != 0) {
+    throw_errno(env, "chdir /", errno);
+    return NULL;
+  }
+  return NULL;
+}
+
+/*
  * accessErrno(path, mode): access(2), returning 0 or the errno (the jail's
  * writable-root check expects EACCES; an exception would be the norm).
  */
@@ -601,6 +634,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"cryptGenSalt", NULL, CryptGenSalt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setuidRootSucceeds", NULL, SetuidRootSucceeds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"accessErrno", NULL, AccessErrno, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"chrootHere", NULL, ChrootHere, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lockFile", NULL, LockFile, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tryLockFile", NULL, TryLockFile, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlockFile", NULL, UnlockFile, NULL, NULL, NULL, napi_enumerable, NULL},

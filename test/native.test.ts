@@ -356,3 +356,32 @@ test('tryLockFile: 0 when free, EAGAIN/EACCES while another process holds a conf
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('chrootHere: one lookup (chdir, chroot ".", chdir /); errors name the failed call', { skip }, () => {
+  const nativeJs = path.join(__dirname, '..', 'src', 'sys', 'native.js');
+  const dir = fs.mkdtempSync('/tmp/tsftpd-jail-');
+  fs.writeFileSync(path.join(dir, 'marker'), 'x');
+  // In a child: a chroot is for good.
+  const script = `
+    const n = require(${JSON.stringify(nativeJs)});
+    const fs = require('fs');
+    const out = {};
+    try { n.chrootHere(${JSON.stringify(dir + '/none')}); } catch (e) { out.missing = e.code + ' ' + e.message; }
+    try { n.chrootHere('relative/dir'); } catch (e) { out.relative = e.name; }
+    n.chrootHere(${JSON.stringify(dir)});
+    out.marker = fs.readFileSync('/marker', 'utf8');
+    out.cwd = fs.realpathSync.native('.'); // the kernel's cwd (process.cwd() is cached by Node)
+    out.outside = fs.existsSync(${JSON.stringify(dir)});
+    process.stdout.write(JSON.stringify(out));
+  `;
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), {
+    missing: 'ENOENT chdir: No such file or directory',
+    relative: 'TypeError',
+    marker: 'x',
+    cwd: '/',
+    outside: false,
+  });
+});

@@ -74,7 +74,10 @@ export function enterJail(spec: JailSpec, threadPool: boolean): void {
   step('setgroups', () => cred.setgroups([...spec.groups]));
   if (spec.root !== null) {
     const root = spec.root;
-    step('chroot', () => posix.chroot(root));
+    // SECURITY: one lookup of the path (chdir, then chroot(".")), as vsftpd:
+    // a second lookup could land elsewhere if a component changed between.
+    step('chroot', () => native.chrootHere(root));
+    // Node caches the working directory; this also resets its cache.
     step('chdir /', () => process.chdir('/'));
   }
   // Numeric ids only: name lookups need /etc, which the jail may not have.

@@ -45,6 +45,7 @@ interface RawNative {
   dropCapabilityBoundingSet(): void;
   setuidRootSucceeds(): boolean;
   accessErrno(path: string, mode: number): number;
+  chrootHere(path: string): void;
   crypt(password: string, setting: string): string | null;
   cryptAsync(password: string, setting: string, callback: (result: unknown) => void): void;
   cryptGenSalt(prefix: string, rounds: number): string | null;
@@ -87,6 +88,7 @@ const FUNCTIONS: readonly (keyof RawNative)[] = [
   'dropCapabilityBoundingSet',
   'setuidRootSucceeds',
   'accessErrno',
+  'chrootHere',
   'crypt',
   'cryptAsync',
   'cryptGenSalt',
@@ -218,6 +220,14 @@ export function dropCapabilityBoundingSet(): void {
 /** Whether setuid(0) succeeds now (the jail's check that root cannot be regained). */
 export function setuidRootSucceeds(): boolean {
   return raw.setuidRootSucceeds();
+}
+
+/**
+ * chdir(path), chroot("."), chdir("/"): the jail root is the directory the
+ * one lookup reached. Throws an Error naming the failed call.
+ */
+export function chrootHere(path: string): void {
+  raw.chrootHere(path);
 }
 
 /** access(2): 0, or the errno. No exception for the expected refusal. */
