@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { DEFAULT_CONFIG } from '../config/options';
 import type { AssignPostlogin, AssignPrelogin } from '../ipc/messages';
-import { socketPair } from '../sys/zygote';
+import { closeFd, socketPair } from '../sys/zygote';
 
 function warmBuffers(): void {
   const a = Buffer.allocUnsafe(64);
@@ -111,27 +111,48 @@ function warmTimers(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 1));
 }
 
-/* A stream socket both ways: net.Socket, Readable, Writable, end and close. */
+/*
+ * A stream socket both ways: net.Socket, Readable, Writable, end and close.
+ * Bounded: should the pair not finish within a second, both ends are
+ * destroyed and the step ends anyway (the zygote must report ready).
+ */
 async function warmSockets(): Promise<void> {
   const [x, y] = socketPair();
-  const a = new net.Socket({ fd: x, readable: true, writable: true });
-  const b = new net.Socket({ fd: y, readable: true, writable: true });
-  a.setEncoding('latin1');
-  a.on('error', () => undefined);
-  b.on('error', () => undefined);
-  const got: string[] = [];
-  a.on('data', (s: string) => got.push(s));
-  b.write('220 ready\r\n');
-  b.write(Buffer.from('331 password\r\n'));
-  b.cork();
-  b.write('230 ok\r\n');
-  b.uncork();
-  b.end();
-  await once(a, 'end');
-  a.end();
-  a.destroy();
-  b.destroy();
-  await Promise.all([once(a, 'close'), once(b, 'close')]);
+  let a: net.Socket | null = null;
+  let b: net.Socket | null = null;
+  let bound: NodeJS.Timeout | null = null;
+  try {
+    a = new net.Socket({ fd: x, readable: true, writable: true });
+    b = new net.Socket({ fd: y, readable: true, writable: true });
+    const [ra, rb] = [a, b];
+    ra.setEncoding('latin1');
+    ra.on('error', () => undefined);
+    rb.on('error', () => undefined);
+    const got: string[] = [];
+    ra.on('data', (s: string) => got.push(s));
+    const closed = Promise.all([once(ra, 'close'), once(rb, 'close')]);
+    const timedOut = new Promise<void>((resolve) => {
+      bound = setTimeout(resolve, 1000);
+    });
+    rb.write('220 ready\r\n');
+    rb.write(Buffer.from('331 password\r\n'));
+    rb.cork();
+    rb.write('230 ok\r\n');
+    rb.uncork();
+    rb.end();
+    await Promise.race([once(ra, 'end'), timedOut]);
+    ra.end();
+    ra.destroy();
+    rb.destroy();
+    await Promise.race([closed, timedOut]);
+  } finally {
+    if (bound !== null) clearTimeout(bound);
+    // SECURITY: nothing of the pair may reach a child.
+    if (a === null) closeFd(x);
+    else a.destroy();
+    if (b === null) closeFd(y);
+    else b.destroy();
+  }
 }
 
 /**
@@ -143,7 +164,7 @@ export async function warmUp(): Promise<void> {
     try {
       await step();
     } catch {
-      // Nothing to undo: each step closes what it opened before it can throw.
+      // Nothing to undo: each step closes what it opened, also when it throws.
     }
   }
 }
