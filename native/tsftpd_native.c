@@ -24,6 +24,7 @@
 #define MAX_NAME 128    /* user name and password, bytes */
 #define MAX_SERVICE 64
 #define MAX_RHOST 255
+#define MAX_PATH 4095   /* a path argument, bytes (PATH_MAX - 1) */
 
 #include "check.h"
 
@@ -279,35 +280,25 @@ static napi_value SetuidRootSucceeds(napi_env env, napi_callback_info info) {
 }
 
 /*
- * chrootHere(path): chdir(path), then chroot("."), then chdir("/"), as
- * vsftpd enters its jail. The root is the directory the chdir reached: the
+ * chrootHere(path): chdir(path), then chroot("."), as vsftpd enters its
+ * jail. The root is the directory the chdir reached: the
  * path is resolved once, so nothing renamed or swapped between two lookups
  * can move the jail (posix's chroot(path) resolved it twice). A failure
  * throws an Error naming the call that failed ("chdir", "chroot").
  */
 static napi_value ChrootHere(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  char path[4096];
-  size_t len = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
-      len == 0 || len >= sizeof path - 1 || strlen(path) != len || path[0] != '/') {
-    napi_throw_type_error(env, NULL, "chrootHere(absolute path)");
-    return NULL;
-  }
-  if (chdir(path) != 0) {
-    throw_errno(env, "chdir", errno);
-    return NULL;
-  }
-  if (chroot(".") != 0) {
-    throw_errno(env, "chroot", errno);
-    return NULL;
-  }
-  if (chdir("/") != 0) {
-    throw_errno(env, "chdir /", errno);
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *path = get_string(env, argv[0], "path", MAX_PATH);
+  if (path == NULL) return NULL;
+  const char *failed = NULL;
+  if (path[0] != '/') napi_throw_type_error(env, NULL, "chrootHere(absolute path)");
+  else if (chdir(path) != 0) failed = "chdir";
+  /* The working directory is the new root itself: no chdir("/") needed. */
+  else if (chroot(".") != 0) failed = "chroot";
+  int err = errno;
+  free(path);
+  if (failed != NULL) throw_errno(env, failed, err);
   return NULL;
 }
 
@@ -316,20 +307,23 @@ static napi_value ChrootHere(napi_env env, napi_callback_info info) {
  * writable-root check expects EACCES; an exception would be the norm).
  */
 static napi_value AccessErrno(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  char path[4096];
-  size_t len = 0;
+  napi_value argv[2], v;
   int32_t mode = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
-      len == 0 || len >= sizeof path - 1 || strlen(path) != len ||
-      napi_get_value_int32(env, argv[1], &mode) != napi_ok) {
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[1], &mode) != napi_ok) {
     napi_throw_type_error(env, NULL, "accessErrno(path, mode)");
     return NULL;
   }
-  napi_value v;
-  CHECK(napi_create_int32(env, access(path, mode) == 0 ? 0 : errno, &v));
+  char *path = get_string(env, argv[0], "path", MAX_PATH);
+  if (path == NULL) return NULL;
+  if (path[0] == '\0') {
+    free(path);
+    napi_throw_type_error(env, NULL, "accessErrno(path, mode): empty path");
+    return NULL;
+  }
+  int r = access(path, mode) == 0 ? 0 : errno;
+  free(path);
+  CHECK(napi_create_int32(env, r, &v));
   return v;
 }
 
@@ -343,14 +337,13 @@ static int read_cap_last_cap(void) {
 }
 
 /*
- * Read when the addon loads: in the zygote, once, rather than by every
- * worker it forks (an fopen of /proc per session). -2: not read yet.
+ * Read when the addon loads (Init): in the zygote, once, rather than by
+ * every worker it forks (an fopen of /proc per session). -1: unknown.
  */
-static int g_cap_last_cap = -2;
+static int g_cap_last_cap = -1;
 
 static napi_value DropCapabilityBoundingSet(napi_env env, napi_callback_info info) {
   (void)info;
-  if (g_cap_last_cap == -2) g_cap_last_cap = read_cap_last_cap();
   int last = g_cap_last_cap;
   char what[64];
   for (int cap = 0; cap <= 63; cap++) {

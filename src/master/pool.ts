@@ -120,6 +120,8 @@ export class Pool {
   private readonly waiters: Array<(w: WorkerProc) => void> = [];
   private starting = 0;
   private stopped = false;
+  /** A refill that take() put off (refillSoon). */
+  private refillTimer: NodeJS.Timeout | null = null;
   /** undefined: not tried yet; null: none (workers are forked by master). */
   private zygote: ZygoteSpawner | null | undefined = undefined;
   readonly all = new Set<WorkerProc>();
@@ -172,8 +174,6 @@ export class Pool {
     else setImmediate(() => this.refill());
     return p;
   }
-
-  private refillTimer: NodeJS.Timeout | null = null;
 
   private refillSoon(): void {
     if (this.refillTimer !== null) return;

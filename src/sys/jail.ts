@@ -77,7 +77,8 @@ export function enterJail(spec: JailSpec, threadPool: boolean): void {
     // SECURITY: one lookup of the path (chdir, then chroot(".")), as vsftpd:
     // a second lookup could land elsewhere if a component changed between.
     step('chroot', () => native.chrootHere(root));
-    // Node caches the working directory; this also resets its cache.
+    // The kernel's working directory is the new root already; Node caches
+    // the old one for process.cwd(), and this resets that cache.
     step('chdir /', () => process.chdir('/'));
   }
   // Numeric ids only: name lookups need /etc, which the jail may not have.

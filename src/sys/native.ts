@@ -223,8 +223,9 @@ export function setuidRootSucceeds(): boolean {
 }
 
 /**
- * chdir(path), chroot("."), chdir("/"): the jail root is the directory the
- * one lookup reached. Throws an Error naming the failed call.
+ * chdir(path), then chroot("."): the jail root is the directory the one
+ * lookup reached, and the working directory is that root. Throws an Error
+ * naming the failed call.
  */
 export function chrootHere(path: string): void {
   raw.chrootHere(path);

@@ -38,9 +38,8 @@ import { createSessionContext, sessionIdHolder } from './tls';
  * 1.7 MiB (issue #8). (libuv's thread pool, which cannot start after
  * RLIMIT_NPROC=0, is started by enterJail itself, after the uid change.)
  */
-function preload(): Promise<void> {
+function preload(): void {
   void new Date().toString();
-  return Promise.resolve();
 }
 
 let assigned = false;
@@ -216,7 +215,8 @@ export function startPoolWorker(): void {
   process.on('message', onMessage);
   // No master, no session: a worker never outlives the daemon's control.
   process.on('disconnect', () => process.exit(0));
-  void preload().then(() => sendToMaster({ t: 'ready' }));
+  preload();
+  sendToMaster({ t: 'ready' });
 }
 
 if (require.main === module) startPoolWorker();
